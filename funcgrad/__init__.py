@@ -1,0 +1,31 @@
+"""funcgrad: differentiate, batch and compile plain NumPy-style functions.
+
+Example:
+    >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
+    >>> print(fg.make_ir(lambda x: fnp.sum(x ** 2))(np.ones(3, np.float32)))
+    { lambda a:f32[3] .
+      b:f32[3] = square a
+      c:f32[] = reduce_sum[axes=(0,)] b
+      in (c) }
+"""
+
+from funcgrad import errors, numpy, primitives, tree
+from funcgrad.errors import ConcretizationError
+from funcgrad.ir import IR, AbstractArray
+from funcgrad.trace import eval_ir, make_ir
+from funcgrad.tree import (
+    register_pytree_node,
+    tree_flatten,
+    tree_leaves,
+    tree_map,
+    tree_structure,
+    tree_unflatten,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IR", "AbstractArray", "ConcretizationError", "errors", "eval_ir", "make_ir", "numpy",
+    "primitives", "register_pytree_node", "tree", "tree_flatten", "tree_leaves", "tree_map",
+    "tree_structure", "tree_unflatten",
+]

@@ -1,0 +1,73 @@
+"""The primitive declaration and the registry of all primitives.
+
+A primitive is declared once, with every rule it needs.  This issue fills in
+abstract evaluation and the eager implementation; the transforms attach their
+own rules (``jvp``, ``transpose``, ``batch``, ``lowerings[backend]``) to the
+same object, so a reader finds all of a primitive's behaviour in one place.
+
+Example:
+    >>> from funcgrad.primitives import PRIMITIVES
+    >>> PRIMITIVES["sin"].impl(np, np.zeros(2))
+    array([0., 0.])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+PRIMITIVES: dict[str, Primitive] = {}
+
+
+class Primitive:
+    """An operation of the closed set the IR is made of.
+
+    ``abstract_eval(*avals, **params)`` returns the output AbstractArray (or a
+    list of them when ``multiple_results``) and raises on bad operands.
+    ``impl(xp, *arrays, **params)`` computes the result with the array
+    namespace ``xp`` (``numpy`` or ``cupy``).
+    """
+
+    def __init__(self, name: str, abstract_eval: Callable, impl: Callable, *,
+                 multiple_results: bool = False):
+        if name in PRIMITIVES:
+            raise ValueError(f"primitive {name!r} is declared twice")
+        self.name = name
+        self.abstract_eval = abstract_eval
+        self.impl = impl
+        self.multiple_results = multiple_results
+        # Rules attached by the transforms (autodiff, batching, jit).
+        self.jvp: Callable | None = None
+        self.transpose: Callable | None = None
+        self.batch: Callable | None = None
+        self.lowerings: dict[str, Callable] = {}
+        PRIMITIVES[name] = self
+
+    def bind(self, *args: Any, **params: Any) -> Any:
+        """Apply the primitive: record it under a trace, compute it otherwise."""
+        from funcgrad.trace import bind
+
+        return bind(self, *args, **params)
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name})"
+
+
+def primitive(name: str, abstract_eval: Callable, *, multiple_results: bool = False):
+    """Decorator form: the decorated function is the eager implementation.
+
+    Example:
+        >>> @primitive("my_identity_example", lambda x: x)
+        ... def my_identity_example(xp, x):
+        ...     return x
+        >>> my_identity_example.name
+        'my_identity_example'
+        >>> del PRIMITIVES["my_identity_example"]
+    """
+
+    def declare(impl: Callable) -> Primitive:
+        return Primitive(name, abstract_eval, impl, multiple_results=multiple_results)
+
+    return declare

@@ -1,0 +1,180 @@
+"""Primitives that move, copy or retype data without arithmetic.
+
+``convert_element_type``, ``broadcast_in_dim``, ``reshape``, ``transpose``,
+``rev``, ``slice``, ``pad``, ``concatenate``, ``select`` and ``iota``: the
+explicit forms of what NumPy does implicitly (broadcasting, promotion) and of
+basic indexing.
+
+Example:
+    >>> broadcast_in_dim.impl(np, np.arange(3), shape=(2, 3), broadcast_dimensions=(1,))
+    array([[0, 1, 2],
+           [0, 1, 2]])
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from funcgrad.errors import AxisError, DtypeError, ShapeError
+from funcgrad.ir import AbstractArray
+from funcgrad.primitives.registry import primitive
+
+
+def _convert_aval(x, *, new_dtype, weak_type=False):
+    return AbstractArray(x.shape, np.dtype(new_dtype), weak_type)
+
+
+@primitive("convert_element_type", _convert_aval)
+def convert_element_type(xp, x, *, new_dtype, weak_type=False):
+    return xp.asarray(x).astype(new_dtype)
+
+
+def _broadcast_aval(x, *, shape, broadcast_dimensions):
+    dims = broadcast_dimensions
+    ok = (len(dims) == x.ndim and all(0 <= d < len(shape) for d in dims)
+          and list(dims) == sorted(set(dims))
+          and all(x.shape[i] in (1, shape[d]) for i, d in enumerate(dims)))
+    if not ok:
+        raise ShapeError(f"broadcast_in_dim: cannot broadcast {x!r} to shape {shape} "
+                         f"along dimensions {dims}")
+    return AbstractArray(tuple(shape), x.dtype, x.weak_type)
+
+
+@primitive("broadcast_in_dim", _broadcast_aval)
+def broadcast_in_dim(xp, x, *, shape, broadcast_dimensions):
+    expanded = [1] * len(shape)
+    for i, d in enumerate(broadcast_dimensions):
+        expanded[d] = np.shape(x)[i]
+    return xp.broadcast_to(xp.reshape(x, expanded), shape)
+
+
+def _reshape_aval(x, *, new_sizes):
+    if math.prod(new_sizes) != x.size or any(n < 0 for n in new_sizes):
+        raise ShapeError(f"reshape: cannot reshape {x!r} (size {x.size}) into shape {new_sizes}")
+    return AbstractArray(tuple(new_sizes), x.dtype, x.weak_type)
+
+
+@primitive("reshape", _reshape_aval)
+def reshape(xp, x, *, new_sizes):
+    return xp.reshape(x, new_sizes)
+
+
+def _transpose_aval(x, *, permutation):
+    if sorted(permutation) != list(range(x.ndim)):
+        raise AxisError(f"transpose: {permutation} is not a permutation of the axes of {x!r}")
+    return AbstractArray(tuple(x.shape[p] for p in permutation), x.dtype, x.weak_type)
+
+
+@primitive("transpose", _transpose_aval)
+def transpose(xp, x, *, permutation):
+    return xp.transpose(x, permutation)
+
+
+def _rev_aval(x, *, dimensions):
+    if any(not 0 <= d < x.ndim for d in dimensions):
+        raise AxisError(f"rev: dimensions {dimensions} out of range for {x!r}")
+    return x
+
+
+@primitive("rev", _rev_aval)
+def rev(xp, x, *, dimensions):
+    return xp.flip(x, dimensions) if dimensions else x
+
+
+def _slice_aval(x, *, start_indices, limit_indices, strides):
+    if not len(start_indices) == len(limit_indices) == len(strides) == x.ndim:
+        raise ShapeError(f"slice: needs one start, limit and stride per axis of {x!r}")
+    shape = []
+    for start, limit, stride, size in zip(start_indices, limit_indices, strides, x.shape):
+        if not (0 <= start <= limit <= size and stride >= 1):
+            raise ShapeError(f"slice: [{start}:{limit}:{stride}] out of range for an axis of "
+                             f"size {size} in {x!r}")
+        shape.append(max(0, -(-(limit - start) // stride)))
+    return AbstractArray(tuple(shape), x.dtype, x.weak_type)
+
+
+@primitive("slice", _slice_aval)
+def slice_(xp, x, *, start_indices, limit_indices, strides):
+    return x[tuple(slice(s, e, k) for s, e, k in zip(start_indices, limit_indices, strides))]
+
+
+def _pad_aval(x, value, *, padding_config):
+    if value.shape != () or value.dtype != x.dtype:
+        raise DtypeError(f"pad: the padding value must be a {x.dtype.name} scalar, got {value!r}")
+    if len(padding_config) != x.ndim:
+        raise ShapeError(f"pad: needs one (low, high, interior) per axis of {x!r}")
+    shape = []
+    for (low, high, interior), size in zip(padding_config, x.shape):
+        if interior < 0:
+            raise ShapeError("pad: interior padding must be non-negative")
+        out = low + high + size + max(size - 1, 0) * interior
+        if out < 0:
+            raise ShapeError(f"pad: negative size {out} for an axis of size {size}")
+        shape.append(out)
+    return AbstractArray(tuple(shape), x.dtype, x.weak_type)
+
+
+@primitive("pad", _pad_aval)
+def pad(xp, x, value, *, padding_config):
+    # Interior padding first (strided placement), then edges; negative edges crop.
+    dilated_shape = [s + max(s - 1, 0) * i for s, (_, _, i) in zip(x.shape, padding_config)]
+    out = xp.full(dilated_shape, value, dtype=x.dtype)
+    out[tuple(slice(None, None, i + 1) for _, _, i in padding_config)] = x
+    widths = [(max(lo, 0), max(hi, 0)) for lo, hi, _ in padding_config]
+    out = xp.pad(out, widths, constant_values=value)
+    crop = tuple(slice(max(-lo, 0), out.shape[k] - max(-hi, 0))
+                 for k, (lo, hi, _) in enumerate(padding_config))
+    return out[crop]
+
+
+def _concatenate_aval(*xs, dimension):
+    first = xs[0]
+    if not 0 <= dimension < first.ndim:
+        raise AxisError(f"concatenate: dimension {dimension} out of range for {first!r}")
+    for x in xs:
+        same = x.ndim == first.ndim and all(
+            a == b for k, (a, b) in enumerate(zip(x.shape, first.shape)) if k != dimension)
+        if not same:
+            shapes = " ".join(str(y.shape) for y in xs)
+            raise ShapeError(f"concatenate: shapes {shapes} differ outside axis {dimension}")
+        if x.dtype != first.dtype:
+            raise DtypeError(f"concatenate: dtypes differ: {first.dtype.name} and {x.dtype.name}")
+    shape = list(first.shape)
+    shape[dimension] = sum(x.shape[dimension] for x in xs)
+    return AbstractArray(tuple(shape), first.dtype, all(x.weak_type for x in xs))
+
+
+@primitive("concatenate", _concatenate_aval)
+def concatenate(xp, *xs, dimension):
+    return xp.concatenate(xs, axis=dimension)
+
+
+def _select_aval(pred, on_true, on_false):
+    if pred.dtype != np.bool_:
+        raise DtypeError(f"select: the predicate must be boolean, got {pred!r}")
+    if not pred.shape == on_true.shape == on_false.shape:
+        raise ShapeError(f"select: shapes differ: {pred.shape} {on_true.shape} {on_false.shape}")
+    if on_true.dtype != on_false.dtype:
+        raise DtypeError(f"select: dtypes differ: {on_true.dtype.name} {on_false.dtype.name}")
+    return AbstractArray(on_true.shape, on_true.dtype, on_true.weak_type and on_false.weak_type)
+
+
+@primitive("select", _select_aval)
+def select(xp, pred, on_true, on_false):
+    return xp.where(pred, on_true, on_false)
+
+
+def _iota_aval(*, dtype, shape, dimension):
+    if not 0 <= dimension < len(shape):
+        raise AxisError(f"iota: dimension {dimension} out of range for shape {shape}")
+    return AbstractArray(tuple(shape), np.dtype(dtype))
+
+
+@primitive("iota", _iota_aval)
+def iota(xp, *, dtype, shape, dimension):
+    counts = xp.arange(shape[dimension], dtype=dtype)
+    expanded = [1] * len(shape)
+    expanded[dimension] = shape[dimension]
+    return xp.broadcast_to(counts.reshape(expanded), shape)
