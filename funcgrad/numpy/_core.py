@@ -87,12 +87,10 @@ def implements(numpy_function: Callable | None, *, name: str | None = None):
 
 
 def _borrowed_doc(numpy_function: Callable, name: str) -> str:
-    qualified = f"numpy.{getattr(numpy_function, '__name__', name)}"
-    if getattr(numpy_function, "__module__", None) == "numpy.linalg":
-        qualified = f"numpy.linalg.{numpy_function.__name__}"
-    return (f"NumPy's ``{qualified}``, traceable: same arguments, same result.\n\n"
-            f"Example:\n    >>> import funcgrad.numpy as fnp, numpy as np\n"
-            f"    >>> callable(fnp.{name})\n    True\n")
+    module = getattr(numpy_function, "__module__", None) or "numpy"
+    module = "numpy.linalg" if module == "numpy.linalg" else "numpy"
+    return (f"``{module}.{getattr(numpy_function, '__name__', name)}``, traceable: the same "
+            "arguments and the same result (value, dtype and shape) as NumPy's.\n")
 
 
 # ---------------------------------------------------------------- avals
