@@ -9,7 +9,7 @@ Example:
     >>> print(fg.make_ir(lambda x: fnp.sin(x) * 2.0)(np.ones(3, np.float32)))
     { lambda a:f32[3] .
       b:f32[3] = sin a
-      c:f32[3] = broadcast_in_dim[broadcast_dimensions=() shape=(3,)] 2.0:f32[]
+      c:f32[3]~ = broadcast_in_dim[broadcast_dimensions=() shape=(3,)] 2.0:f32[]~
       d:f32[3] = mul b c
       in (d) }
 """

@@ -12,7 +12,7 @@ builder raises ``ConcretizationError`` instead.
 
 Example:
     >>> import funcgrad.numpy as fnp, numpy as np
-    >>> ir, captured = trace_to_ir(lambda x: fnp.exp(x), [np.zeros(2)])
+    >>> ir, captured = trace_to_ir(lambda x: [fnp.exp(x)], [np.zeros(2)])
     >>> print(ir)
     { lambda a:f64[2] .
       b:f64[2] = exp a

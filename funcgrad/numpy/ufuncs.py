@@ -9,7 +9,7 @@ Example:
     >>> import funcgrad as fg, funcgrad.numpy as fnp
     >>> print(fg.make_ir(lambda x: fnp.add(x, 1))(np.ones(2, np.int32)))
     { lambda a:i32[2] .
-      b:i32[2] = broadcast_in_dim[broadcast_dimensions=() shape=(2,)] 1:i32[]~
+      b:i32[2]~ = broadcast_in_dim[broadcast_dimensions=() shape=(2,)] 1:i32[]~
       c:i32[2] = add a b
       in (c) }
 """

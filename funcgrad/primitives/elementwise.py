@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -124,7 +124,7 @@ TABLE = [
 ELEMENTWISE: dict[str, Elementwise] = {row.name: row for row in TABLE}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _loop_out_dtype(ufunc: np.ufunc, dtype: np.dtype) -> np.dtype | None:
     """The ufunc's output dtype for inputs of ``dtype``, or None if NumPy
     would have to cast the inputs first (strict primitives do not)."""

@@ -7,6 +7,7 @@ same object, so a reader finds all of a primitive's behaviour in one place.
 
 Example:
     >>> from funcgrad.primitives import PRIMITIVES
+    >>> import numpy as np
     >>> PRIMITIVES["sin"].impl(np, np.zeros(2))
     array([0., 0.])
 """
@@ -15,8 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
-import numpy as np
 
 PRIMITIVES: dict[str, Primitive] = {}
 
