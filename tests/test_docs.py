@@ -1,7 +1,10 @@
 """The documentation runs: every ```python block of README.md and docs/*.md
-is executed (blocks of one file share a namespace, in order), and the
-README's test command is the one CI runs."""
+is executed (blocks of one page share a namespace, in order).  A python block
+followed by "prints" and a plain ``` block must print exactly that block.
+The README's test command is the one CI runs."""
 
+import contextlib
+import io
 import pathlib
 import re
 
@@ -9,16 +12,21 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+# A python block, optionally followed by "prints" and the expected output.
+BLOCK = re.compile(r"```python\n(.*?)```(?:\n\s*prints\s*\n\s*```\n(.*?)```)?", re.DOTALL)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_code_blocks_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     namespace = {"__name__": f"docs_{page.stem}"}
-    for number, block in enumerate(BLOCK.findall(page.read_text()), 1):
+    for number, (block, expected) in enumerate(BLOCK.findall(page.read_text()), 1):
         code = compile(block, f"{page.name} (python block {number})", "exec")
-        exec(code, namespace)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(code, namespace)
+        if expected:
+            assert printed.getvalue() == expected, f"{page.name} block {number} prints otherwise"
 
 
 def _readme_commands():
