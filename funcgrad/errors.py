@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import linecache
 import os
 import sys
@@ -23,6 +24,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _NUMPY_DIR = os.path.dirname(os.path.abspath(__import__("numpy").__file__))
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_internal(filename: str) -> bool:
     path = os.path.abspath(filename)
     return path.startswith((_PACKAGE_DIR, _NUMPY_DIR)) or filename.startswith("<frozen")
