@@ -147,3 +147,16 @@ def test_unary_edge_values(name, dtype):
 def test_binary_edge_values(name):
     x = np.array(EDGE_VALUES)
     check(getattr(fnp, name), getattr(np, name), x[:, None], x[None, :])
+
+
+def test_dtype_keyword_picks_the_loop():
+    x = np.arange(3, dtype=np.int32)
+    check(lambda a: fnp.add(a, a, dtype=np.float32), lambda a: np.add(a, a, dtype=np.float32), x,
+          protocol=False)
+
+
+@pytest.mark.parametrize("dtype, exponent", [(np.float32, 2), (np.float64, 2.0), (np.int32, 2),
+                                             (np.int32, 2.0), (np.float32, 3), (np.int64, 0)])
+def test_square_power_matches_numpy(dtype, exponent):
+    x = np.arange(-2, 3).astype(dtype)
+    assert_same(run_traced(lambda a: a ** exponent, (x,), {}), x ** exponent)

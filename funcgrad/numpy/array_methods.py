@@ -99,6 +99,15 @@ def _flatten(self, order="C"):
     return FUNCTIONS["ravel"](self, order=order)
 
 
+def _pow(self, exponent):
+    # NumPy computes ``x ** 2`` as ``square(x)`` when that keeps x's dtype; so do we
+    # (the same values, a shorter IR and a simpler derivative).
+    if (type(exponent) in (int, float) and exponent == 2
+            and FUNCTIONS["result_type"](self, exponent) == self.dtype):
+        return FUNCTIONS["square"](self)
+    return FUNCTIONS["power"](self, exponent)
+
+
 def _sort(self, *args, **kwargs):
     raise TypeError("x.sort() sorts in place, which traced arrays cannot do; "
                     "write x = fnp.sort(x) instead")
@@ -160,6 +169,7 @@ def install() -> None:
         setattr(Tracer, name, _forward(name))
     Tracer.__divmod__ = lambda self, other: (self // other, self % other)
     Tracer.__rdivmod__ = lambda self, other: (other // self, other % self)
+    Tracer.__pow__ = _pow
     Tracer.reshape = _reshape
     Tracer.transpose = _transpose
     Tracer.astype = _astype

@@ -34,8 +34,9 @@ from funcgrad.primitives.registry import Primitive
 def apply_ufunc(ufunc: np.ufunc, primitive: Primitive, *args: Any, dtype: Any = None) -> Any:
     """Bind ``primitive`` on ``args`` promoted and broadcast as ``ufunc`` would."""
     loop = resolve_ufunc(ufunc, *args)
-    if dtype is not None:
-        loop = ufunc.resolve_dtypes(tuple(loop[: ufunc.nin]) + (np.dtype(dtype),) * ufunc.nout)
+    if dtype is not None:  # dtype= picks the loop, as NumPy's signature does
+        signature = (None,) * ufunc.nin + (np.dtype(dtype),) * ufunc.nout
+        loop = ufunc.resolve_dtypes((*loop[: ufunc.nin], None), signature=signature)
     return primitive.bind(*operands(ufunc.__name__, args, loop[0]))
 
 
