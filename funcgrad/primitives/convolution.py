@@ -1,1 +1,109 @@
-"""(being written)"""
+"""Convolution: ``conv_general_dilated``, in ``jax.lax``'s NCHW / OIHW layouts.
+
+The input ``lhs`` is ``(N, C, *spatial)``, the kernel ``rhs`` is
+``(O, C // feature_group_count, *window)``, the output is
+``(N, O, *out_spatial)``, for any number of spatial dimensions.  Padding is a
+``(low, high)`` pair per spatial dimension (negative crops); ``lhs_dilation``
+spreads the input (a transposed convolution), ``rhs_dilation`` the kernel (an
+atrous convolution).  Like ``lax.conv``, this is a cross-correlation: the
+kernel is not flipped.
+
+The eager implementation is im2col: the windows of the padded input are a
+strided view (``sliding_window_view``), copied once into a matrix that one
+batched ``matmul`` per feature group multiplies with the kernel.
+
+Example:
+    >>> x = np.arange(5.0).reshape(1, 1, 5)
+    >>> w = np.array([1.0, 1.0]).reshape(1, 1, 2)
+    >>> conv_general_dilated.impl(np, x, w, window_strides=(1,), padding=((0, 0),),
+    ...                           lhs_dilation=(1,), rhs_dilation=(1,), feature_group_count=1)
+    array([[[1., 3., 5., 7.]]])
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from funcgrad.errors import DtypeError, ShapeError
+from funcgrad.ir import AbstractArray
+from funcgrad.primitives import structural
+from funcgrad.primitives.registry import primitive
+
+
+def _dilated(size: int, dilation: int) -> int:
+    return (size - 1) * dilation + 1 if size else 0
+
+
+def _conv_shape(lhs_shape, rhs_shape, window_strides, padding, lhs_dilation, rhs_dilation,
+                feature_group_count) -> tuple[int, ...]:
+    """The output shape, or a ShapeError naming what does not fit."""
+    name = "conv_general_dilated"
+    n_spatial = len(lhs_shape) - 2
+    if n_spatial < 1 or len(rhs_shape) != len(lhs_shape):
+        raise ShapeError(f"{name}: needs lhs (N, C, *spatial) and rhs (O, I, *window) with the same "
+                         f"number (at least 1) of spatial dimensions, got shapes {lhs_shape} and {rhs_shape}")
+    params = {"window_strides": window_strides, "padding": padding,
+              "lhs_dilation": lhs_dilation, "rhs_dilation": rhs_dilation}
+    for key, value in params.items():
+        if len(value) != n_spatial:
+            raise ShapeError(f"{name}: {key}={value} needs one entry per spatial dimension ({n_spatial})")
+    if min(window_strides + lhs_dilation + rhs_dilation) < 1 or feature_group_count < 1:
+        raise ShapeError(f"{name}: strides, dilations and feature_group_count must be positive")
+    (n, c), (o, i) = lhs_shape[:2], rhs_shape[:2]
+    groups = feature_group_count
+    if c != i * groups or o % groups:
+        raise ShapeError(f"{name}: lhs {lhs_shape} has {c} features and rhs {rhs_shape} has {i} input "
+                         f"features per group and {o} outputs: with feature_group_count={groups} "
+                         "needs C == I * groups and O divisible by groups")
+    if 0 in rhs_shape[2:]:
+        raise ShapeError(f"{name}: the kernel window {rhs_shape[2:]} must not be empty")
+    out = []
+    for size, window, stride, (low, high), l_dil, r_dil in zip(
+            lhs_shape[2:], rhs_shape[2:], window_strides, padding, lhs_dilation, rhs_dilation):
+        span = _dilated(size, l_dil) + low + high - _dilated(window, r_dil)
+        out.append(span // stride + 1 if span >= 0 else 0)
+    return (n, o, *out)
+
+
+def _conv_aval(lhs, rhs, **params):
+    if lhs.dtype != rhs.dtype or lhs.dtype == np.bool_:
+        raise DtypeError(f"conv_general_dilated: operands must have one numeric dtype, got {lhs!r} "
+                         f"and {rhs!r}", "convert them with fnp.asarray(x, dtype) first")
+    return AbstractArray(_conv_shape(lhs.shape, rhs.shape, **params), lhs.dtype,
+                         lhs.weak_type and rhs.weak_type)
+
+
+@primitive("conv_general_dilated", _conv_aval)
+def conv_general_dilated(xp, lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
+                         feature_group_count):
+    """Grouped, strided, padded and dilated N-d cross-correlation, as im2col + matmul."""
+    out_shape = _conv_shape(lhs.shape, rhs.shape, window_strides, padding, lhs_dilation,
+                            rhs_dilation, feature_group_count)
+    n, o, *out_spatial = out_shape
+    groups, in_features, window = feature_group_count, rhs.shape[1], rhs.shape[2:]
+    depth = in_features * math.prod(window)  # what each output sums over
+    if math.prod(out_shape) == 0 or depth == 0:
+        return xp.zeros(out_shape, lhs.dtype)
+    n_spatial = len(window)
+    # Spread (interior padding) and pad (or crop) the input: pad's own implementation.
+    config = ((0, 0, 0), (0, 0, 0)) + tuple((lo, hi, d - 1) for (lo, hi), d in zip(padding, lhs_dilation))
+    x = structural.pad.impl(xp, lhs, xp.zeros((), lhs.dtype), padding_config=config)
+    spans = tuple(_dilated(k, d) for k, d in zip(window, rhs_dilation))
+    spatial_axes = tuple(range(2, 2 + n_spatial))
+    windows = xp.lib.stride_tricks.sliding_window_view(x, spans, axis=spatial_axes)
+    # (N, C, *positions, *spans) -> every stride-th position, every dilation-th tap.
+    windows = windows[(slice(None), slice(None))
+                      + tuple(slice(None, size * s, s) for size, s in zip(out_spatial, window_strides))
+                      + tuple(slice(None, None, d) for d in rhs_dilation)]
+    # im2col: (G, N * positions, I * window) @ (G, I * window, O / G).
+    windows = windows.reshape(n, groups, in_features, *windows.shape[2:])
+    positions = math.prod(out_spatial)
+    spatial = tuple(range(3, 3 + n_spatial))
+    taps = tuple(range(3 + n_spatial, 3 + 2 * n_spatial))
+    columns = xp.transpose(windows, (1, 0, *spatial, 2, *taps)).reshape(groups, n * positions, depth)
+    kernel = xp.swapaxes(rhs.reshape(groups, o // groups, depth), 1, 2)
+    out = xp.matmul(columns, kernel).reshape(groups, n, *out_spatial, o // groups)
+    out = xp.transpose(out, (1, 0, 2 + n_spatial, *range(2, 2 + n_spatial)))
+    return out.reshape(out_shape)
