@@ -10,6 +10,7 @@ Example:
 """
 
 from funcgrad import errors, numpy, primitives, tree
+from funcgrad.control_flow import cond, fori_loop, map, scan, switch, while_loop
 from funcgrad.errors import ConcretizationError
 from funcgrad.ir import IR, AbstractArray
 from funcgrad.trace import eval_ir, make_ir
@@ -25,7 +26,8 @@ from funcgrad.tree import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "IR", "AbstractArray", "ConcretizationError", "errors", "eval_ir", "make_ir", "numpy",
+    "IR", "AbstractArray", "ConcretizationError", "cond", "errors", "eval_ir", "fori_loop",
+    "make_ir", "map", "numpy", "scan", "switch", "while_loop",
     "primitives", "register_pytree_node", "tree", "tree_flatten", "tree_leaves", "tree_map",
     "tree_structure", "tree_unflatten",
 ]

@@ -77,6 +77,10 @@ class AxisError(FuncgradError, ValueError, IndexError):
     """An axis out of range for the array's rank (NumPy raises AxisError too)."""
 
 
+class IndexingError(FuncgradError, IndexError):
+    """A bad index (NumPy raises ``IndexError`` too)."""
+
+
 class ConcretizationError(FuncgradError, TypeError):
     """A Python value (bool, int, float, a data-dependent shape) was needed
     from a traced array whose value is not known while tracing."""
@@ -97,3 +101,7 @@ class UnsupportedNumpyFunctionError(FuncgradError, NotImplementedError):
 
 class EscapedTracerError(FuncgradError, RuntimeError):
     """A traced value was used after the transform that made it returned."""
+
+
+class StructureError(FuncgradError, TypeError):
+    """Pytrees whose structures must agree differ (a loop carry, cond branches)."""

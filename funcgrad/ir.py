@@ -63,7 +63,7 @@ class AbstractArray:
 
 
 def abstractify(value: Any) -> AbstractArray:
-    """The abstract value of a concrete array or Python scalar.
+    """The abstract value of a concrete array, Python scalar, tracer or literal.
 
     Python scalars are weakly typed, with NumPy's defaults (int64, float64).
 
@@ -79,6 +79,8 @@ def abstractify(value: Any) -> AbstractArray:
         return AbstractArray((), np.dtype(np.float64), True)
     if isinstance(value, complex):
         return AbstractArray((), np.dtype(np.complex128), True)
+    if isinstance(value, AbstractArray):
+        return value
     aval = getattr(value, "aval", None)
     if isinstance(aval, AbstractArray):
         return aval
@@ -120,7 +122,7 @@ def _scalar_str(value: Any) -> str:
 Atom = Var | Literal
 
 
-@dataclass
+@dataclass(eq=False)
 class Eqn:
     """One equation: ``outputs = primitive[params](*inputs)``.
 
@@ -134,7 +136,7 @@ class Eqn:
     source: str | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: IRs are params of other equations
 class IR:
     """A function in SSA form: inputs, equations in order, outputs.
 

@@ -10,7 +10,8 @@ Example:
     np.float64(3.0)
 """
 
-from funcgrad.numpy import array_methods, linalg
+from funcgrad.numpy import array_methods
+from funcgrad.numpy import linalg as linalg
 from funcgrad.numpy.contractions import *  # noqa: F403
 from funcgrad.numpy.creation import *  # noqa: F403
 from funcgrad.numpy.dtypes import *  # noqa: F403

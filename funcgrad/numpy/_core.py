@@ -153,7 +153,12 @@ def ufunc_dtypes(ufunc: np.ufunc, *keys) -> tuple[np.dtype, ...]:
 
 def resolve_ufunc(ufunc: np.ufunc, *values: Any) -> tuple[np.dtype, ...]:
     """Input and output dtypes of ``ufunc`` applied to ``values`` (NEP 50)."""
-    return ufunc_dtypes(ufunc, *(_dtype_or_weak(aval_of(v)) for v in values))
+    avals = [aval_of(v) for v in values]
+    if all(a.weak_type for a in avals):
+        # Only weak values: NumPy would compute on Python scalars, whose types are
+        # the weak dtypes themselves (the resolver would pick object for int < int).
+        return ufunc_dtypes(ufunc, *(a.dtype for a in avals))
+    return ufunc_dtypes(ufunc, *map(_dtype_or_weak, avals))
 
 
 # ---------------------------------------------------------------- operands

@@ -9,6 +9,7 @@ Example:
 """
 
 from funcgrad.primitives import (  # noqa: F401  (importing declares the primitives)
+    control_flow,
     convolution,
     elementwise,
     indexing,
