@@ -62,23 +62,23 @@ class AbstractArray:
         return f"{_SHORT_DTYPE.get(self.dtype.name, self.dtype.name)}[{dims}]" + ("~" * self.weak_type)
 
 
+_WEAK_DTYPES = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64),
+                complex: np.dtype(np.complex128)}
+
+
 def abstractify(value: Any) -> AbstractArray:
     """The abstract value of a concrete array, Python scalar, tracer or literal.
 
-    Python scalars are weakly typed, with NumPy's defaults (int64, float64).
+    Python scalars are weakly typed, with NumPy's defaults (int64, float64);
+    NumPy scalars are not.
 
     Example:
-        >>> abstractify(1.5)
-        f64[]~
+        >>> abstractify(1.5), abstractify(np.float64(1.5))
+        (f64[]~, f64[])
     """
-    if isinstance(value, bool):
-        return AbstractArray((), np.dtype(bool), True)
-    if isinstance(value, int):
-        return AbstractArray((), np.dtype(np.int64), True)
-    if isinstance(value, float):
-        return AbstractArray((), np.dtype(np.float64), True)
-    if isinstance(value, complex):
-        return AbstractArray((), np.dtype(np.complex128), True)
+    weak_dtype = _WEAK_DTYPES.get(type(value))  # exact types: np.float64 is a float, but strong
+    if weak_dtype is not None:
+        return AbstractArray((), weak_dtype, True)
     if isinstance(value, AbstractArray):
         return value
     aval = getattr(value, "aval", None)

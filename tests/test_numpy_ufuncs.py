@@ -62,6 +62,8 @@ def test_aliases_are_numpy_aliases(alias, target):
     (np.bool_, 1, np.int64),
     (np.bool_, 1.5, np.float64),
     (np.float32, True, np.float32),
+    (np.float32, np.float64(2.0), np.float64),  # NumPy scalars are strong
+    (np.int8, np.int64(2), np.int64),
 ])
 def test_nep50_promotion_keeps_array_dtype(dtype, scalar, expected):
     x = np.ones(3, dtype)

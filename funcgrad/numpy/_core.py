@@ -172,7 +172,7 @@ def constant(value: Any, dtype: Any = None, weak_type: bool | None = None) -> An
     """
     if isinstance(value, (Tracer, Literal)):
         return value
-    if isinstance(value, _PY_SCALARS):
+    if type(value) in _PY_SCALARS:  # exact: np.float64 subclasses float but is strong
         weak = True if weak_type is None else weak_type
         dtype = aval_of(value).dtype if dtype is None else np.dtype(dtype)
         return Literal(np.array(value, dtype)[()], AbstractArray((), dtype, weak))
@@ -188,7 +188,7 @@ def convert(x: Any, dtype: Any, weak_type: bool | None = None) -> Any:
     aval = aval_of(x)
     weak = aval.weak_type if weak_type is None else weak_type
     if not isinstance(x, (Tracer, Literal)):
-        return constant(x, dtype, weak if isinstance(x, _PY_SCALARS) else None)
+        return constant(x, dtype, weak if type(x) in _PY_SCALARS else None)
     if aval.dtype == dtype and aval.weak_type == weak:
         return x
     if isinstance(x, Literal):
