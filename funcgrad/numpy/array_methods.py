@@ -133,6 +133,7 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     else:
         name = _UFUNC_METHODS.get((method, ufunc))
         impl = FUNCTIONS.get(name) if name else None
+        kwargs.setdefault("axis", 0)  # ufunc.reduce/accumulate default to axis 0
     if impl is None:
         suffix = "" if method == "__call__" else f".{method}"
         raise _unsupported(f"numpy.{ufunc.__name__}{suffix}")
