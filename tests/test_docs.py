@@ -5,6 +5,7 @@ The README's test command is the one CI runs."""
 
 import contextlib
 import io
+import linecache
 import pathlib
 import re
 
@@ -21,7 +22,10 @@ def test_code_blocks_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     namespace = {"__name__": f"docs_{page.stem}"}
     for number, (block, expected) in enumerate(BLOCK.findall(page.read_text()), 1):
-        code = compile(block, f"{page.name} (python block {number})", "exec")
+        filename = f"{page.name} (python block {number})"
+        # Registered like a file, so error messages can quote the user's line.
+        linecache.cache[filename] = (len(block), None, block.splitlines(True), filename)
+        code = compile(block, filename, "exec")
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             exec(code, namespace)
