@@ -29,9 +29,14 @@ CASES = [
 ]
 
 
-def per_call_seconds(fn, number: int, repeat: int = 7) -> float:
-    times = timeit.repeat(fn, number=number, repeat=repeat)
-    return statistics.median(times) / number
+def per_call_seconds(numpy_call, funcgrad_call, number: int, repeat: int = 9) -> tuple[float, float]:
+    """Median seconds per call of each, measured alternately so that drifts in
+    the machine's load hit both sides alike."""
+    numpy_times, funcgrad_times = [], []
+    for _ in range(repeat):
+        numpy_times.append(timeit.timeit(numpy_call, number=number))
+        funcgrad_times.append(timeit.timeit(funcgrad_call, number=number))
+    return statistics.median(numpy_times) / number, statistics.median(funcgrad_times) / number
 
 
 def main() -> None:
@@ -40,8 +45,8 @@ def main() -> None:
     for size, number in ((4, 20000), (1_000_000, 20)):
         x, y = rng.normal(size=size), rng.normal(size=size)
         for name, op in CASES:
-            t_np = per_call_seconds(lambda op=op: op(np, x, y), number)
-            t_fg = per_call_seconds(lambda op=op: op(fnp, x, y), number)
+            t_np, t_fg = per_call_seconds(lambda op=op: op(np, x, y), lambda op=op: op(fnp, x, y),
+                                          number)
             print(f"{name:<24}{size:>9}{t_np * 1e6:>10.2f}us{t_fg * 1e6:>10.2f}us"
                   f"{t_fg / t_np:>8.3f}{(t_fg - t_np) * 1e6:>10.2f}us")
 

@@ -20,8 +20,10 @@ import linecache
 import os
 import sys
 
+import numpy
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-_NUMPY_DIR = os.path.dirname(os.path.abspath(__import__("numpy").__file__))
+_NUMPY_DIR = os.path.dirname(os.path.abspath(numpy.__file__))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -73,8 +75,9 @@ class DtypeError(FuncgradError, TypeError):
     """Operands whose dtypes do not fit the operation."""
 
 
-class AxisError(FuncgradError, ValueError, IndexError):
-    """An axis out of range for the array's rank (NumPy raises AxisError too)."""
+class AxisError(FuncgradError, numpy.exceptions.AxisError):
+    """An axis out of range for the array's rank: also NumPy's own AxisError
+    (so a ValueError and an IndexError), caught by the same ``except``."""
 
 
 class IndexingError(FuncgradError, IndexError):

@@ -106,7 +106,10 @@ def elements(dtype: Any, *, low: float = -10, high: float = 10) -> st.SearchStra
 
 
 def arrays(dtype: Any, shape: Any, **element_kwargs: Any) -> st.SearchStrategy:
-    """Arrays of ``dtype`` with a fixed shape or a shape strategy."""
+    """Arrays of ``dtype`` (or of a dtype drawn from a strategy) with a fixed
+    shape or a shape strategy."""
+    if isinstance(dtype, st.SearchStrategy):
+        return dtype.flatmap(lambda d: arrays(d, shape, **element_kwargs))
     return hnp.arrays(dtype, shape, elements=elements(dtype, **element_kwargs))
 
 

@@ -10,11 +10,12 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from funcgrad.numpy._core import aval_of, implements, is_tracer, shape_of
+from funcgrad.numpy._core import aval_of, implements, is_tracer, normalize_axes, shape_of
 
 _NAMES = [
     "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -49,20 +50,26 @@ def result_type(*arrays_and_dtypes: Any) -> np.dtype:
     return np.result_type(*map(_stand_in, arrays_and_dtypes))
 
 
+def _shape(a: Any) -> tuple[int, ...]:
+    from funcgrad.numpy.manipulation import as_operand  # a list may hold tracers
+
+    return tuple(shape_of(as_operand(a)))
+
+
 @implements(np.ndim)
 def ndim(a: Any) -> int:
-    return len(shape_of(a))
+    return len(_shape(a))
 
 
 @implements(np.shape)
 def shape(a: Any) -> tuple[int, ...]:
-    return tuple(shape_of(a))
+    return _shape(a)
 
 
 @implements(np.size)
-def size(a: Any, axis: int | None = None) -> int:
-    dims = shape_of(a)
-    return int(np.prod(dims, dtype=np.int64)) if axis is None else dims[axis]
+def size(a: Any, axis: int | tuple[int, ...] | None = None) -> int:
+    dims = _shape(a)
+    return math.prod(dims[i] for i in normalize_axes(axis, len(dims), "size"))
 
 
 @implements(np.iscomplexobj)

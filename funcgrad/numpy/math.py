@@ -213,7 +213,7 @@ def imag(val: Any) -> Any:
 def conjugate(x: Any, out: Any = None) -> Any:
     if aval_of(x).dtype.kind == "c":
         raise TypeError("conjugate: complex traced arrays are not supported yet")
-    return x
+    return _loop_operands(np.conjugate, x)[0]  # the real loop: bool becomes int8
 
 
 conj = implements(np.conj, name="conj")(conjugate.__wrapped__)
