@@ -45,8 +45,8 @@ def main() -> None:
     for size, number in ((4, 20000), (1_000_000, 20)):
         x, y = rng.normal(size=size), rng.normal(size=size)
         for name, op in CASES:
-            t_np, t_fg = per_call_seconds(lambda op=op: op(np, x, y), lambda op=op: op(fnp, x, y),
-                                          number)
+            t_np, t_fg = per_call_seconds(lambda op=op, x=x, y=y: op(np, x, y),
+                                          lambda op=op, x=x, y=y: op(fnp, x, y), number)
             print(f"{name:<24}{size:>9}{t_np * 1e6:>10.2f}us{t_fg * 1e6:>10.2f}us"
                   f"{t_fg / t_np:>8.3f}{(t_fg - t_np) * 1e6:>10.2f}us")
 

@@ -65,11 +65,9 @@ def check(fnp_fn: Callable, np_fn: Callable | None, *args: Any, rtol: float | No
         try:
             expected = np_fn(*args, **kwargs)
         except Exception as error:  # NumPy refuses: so must funcgrad, with the same kind of error
-            for path, run in (("eager", lambda: fnp_fn(*args, **kwargs)),
-                              ("traced", lambda: run_traced(fnp_fn, args, kwargs))):
+            for run in (lambda: fnp_fn(*args, **kwargs), lambda: run_traced(fnp_fn, args, kwargs)):
                 with pytest.raises(type(error)):
                     run()
-                    raise AssertionError(f"{path}: NumPy raised {error!r}, funcgrad did not")
             return
         assert_same(fnp_fn(*args, **kwargs), expected, rtol, "eager")
         assert_same(run_traced(fnp_fn, args, kwargs), expected, rtol, "traced")

@@ -58,7 +58,7 @@ def test_in_place_assignment_points_to_at():
 
 
 def test_sort_method_is_in_place():
-    with pytest.raises(TypeError, match="fnp.sort"):
+    with pytest.raises(TypeError, match=r"fnp\.sort"):
         fg.make_ir(lambda x: x.sort())(np.ones(3))
 
 
