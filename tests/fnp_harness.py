@@ -20,7 +20,8 @@ from hypothesis.extra import numpy as hnp
 
 import funcgrad.numpy as fnp
 from funcgrad import tree
-from funcgrad.trace import eval_ir, trace_pytree
+from funcgrad.ir import abstractify
+from funcgrad.trace import eval_ir, trace_pytree, trace_to_ir
 
 DTYPES = [np.bool_, np.int32, np.int64, np.float32, np.float64]
 FLOAT_DTYPES = [np.float32, np.float64]
@@ -84,6 +85,17 @@ def run_traced(fn: Callable, args: tuple, kwargs: dict) -> Any:
     assert not captured
     arrays = [args[i] for i in traced]
     return tree.tree_unflatten(out_tree, eval_ir(ir, *arrays))
+
+
+def through_trace(primitive, *args, **params):
+    """Bind ``primitive`` under a trace, check the recorded avals against the
+    values, then evaluate the IR: what a primitive test wants."""
+    multiple = primitive.multiple_results
+    ir, _ = trace_to_ir(lambda *a: list(primitive.bind(*a, **params)) if multiple
+                        else [primitive.bind(*a, **params)], list(args))
+    results = eval_ir(ir, *args)
+    assert ir.out_avals == [abstractify(np.asarray(r)) for r in results], ir
+    return results if multiple else results[0]
 
 
 # ---------------------------------------------------------------- strategies

@@ -8,27 +8,16 @@ import itertools
 
 import numpy as np
 import pytest
-from fnp_harness import assert_same
+from fnp_harness import assert_same, through_trace
 from hypothesis import given
 from hypothesis import strategies as st
 
 from funcgrad import errors
-from funcgrad.ir import AbstractArray, abstractify
+from funcgrad.ir import AbstractArray
 from funcgrad.primitives.convolution import conv_general_dilated
 from funcgrad.primitives.random_bits import threefry2x32
-from funcgrad.trace import eval_ir, trace_to_ir
 
 rng = np.random.default_rng(0)
-
-
-def through_trace(primitive, *args, **params):
-    """Bind under a trace, check the recorded avals, then evaluate the IR."""
-    multiple = primitive.multiple_results
-    ir, _ = trace_to_ir(lambda *a: list(primitive.bind(*a, **params)) if multiple
-                        else [primitive.bind(*a, **params)], list(args))
-    results = eval_ir(ir, *args)
-    assert ir.out_avals == [abstractify(np.asarray(r)) for r in results], ir
-    return results if multiple else results[0]
 
 
 # ---------------------------------------------------------------- convolution

@@ -227,16 +227,8 @@ def min(a, axis=None, out=None, keepdims=False, initial=None, where=True):
     return _ufunc_reduce(np.minimum, "min", a, axis, None, keepdims, initial, where)
 
 
-@implements(np.amax)
-def amax(a, axis=None, out=None, keepdims=False, initial=None, where=True):
-    _no_out("amax", out)
-    return _ufunc_reduce(np.maximum, "amax", a, axis, None, keepdims, initial, where)
-
-
-@implements(np.amin)
-def amin(a, axis=None, out=None, keepdims=False, initial=None, where=True):
-    _no_out("amin", out)
-    return _ufunc_reduce(np.minimum, "amin", a, axis, None, keepdims, initial, where)
+amax = implements(np.amax, name="amax")(max.__wrapped__)  # NumPy's aliases, distinct objects
+amin = implements(np.amin, name="amin")(min.__wrapped__)
 
 
 @implements(np.all)
