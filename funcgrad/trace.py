@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -38,9 +39,13 @@ from funcgrad.errors import (
     TracerArrayConversionError,
     user_location,
 )
-from funcgrad.ir import IR, AbstractArray, Atom, Eqn, Literal, Var, abstractify
+from funcgrad.ir import IR, AbstractArray, Atom, Eqn, Literal, Var, abstractify, typecheck
 
 _UNKNOWN = object()  # the concrete value of an abstract input
+
+# Type-check every traced IR (``funcgrad.ir.typecheck``): slower, catches a
+# malformed IR where it is made.  The test suite turns it on.
+CHECK_IR = os.environ.get("FUNCGRAD_CHECK_IR", "") not in ("", "0")
 
 
 class Tracer:
@@ -308,6 +313,8 @@ def trace_to_ir(fun: Callable, args: Sequence[Any], *, concrete: bool = False
         outputs = fun(*tracers)
         out_atoms = [builder.atom(out) for out in outputs]
     ir = IR(builder.inputs + builder.captured_vars, builder.eqns, out_atoms)
+    if CHECK_IR:
+        typecheck(ir)
     return ir, builder.captured_tracers
 
 

@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 
 import funcgrad.numpy as fnp
 from funcgrad import tree
-from funcgrad.ir import abstractify
+from funcgrad.ir import abstractify, typecheck
 from funcgrad.trace import eval_ir, trace_pytree, trace_to_ir
 
 DTYPES = [np.bool_, np.int32, np.int64, np.float32, np.float64]
@@ -83,6 +83,7 @@ def run_traced(fn: Callable, args: tuple, kwargs: dict) -> Any:
     ir, captured, _, out_tree = trace_pytree(lambda *a: fn(*a, **kwargs), args,
                                              static_argnums=static)
     assert not captured
+    typecheck(ir)
     arrays = [args[i] for i in traced]
     return tree.tree_unflatten(out_tree, eval_ir(ir, *arrays))
 
@@ -93,6 +94,7 @@ def through_trace(primitive, *args, **params):
     multiple = primitive.multiple_results
     ir, _ = trace_to_ir(lambda *a: list(primitive.bind(*a, **params)) if multiple
                         else [primitive.bind(*a, **params)], list(args))
+    typecheck(ir)
     results = eval_ir(ir, *args)
     assert ir.out_avals == [abstractify(np.asarray(r)) for r in results], ir
     return results if multiple else results[0]

@@ -6,7 +6,7 @@ import pytest
 from fnp_harness import assert_same
 from primitive_samples import samples
 
-from funcgrad.ir import abstractify
+from funcgrad.ir import abstractify, typecheck
 from funcgrad.primitives import PRIMITIVES
 from funcgrad.primitives.elementwise import TABLE
 from funcgrad.trace import eval_ir, trace_to_ir
@@ -63,6 +63,7 @@ def test_recorded_equation_evaluates_to_the_eager_result(name):
     operands, params = SAMPLES[name]
     ir, _ = trace_to_ir(lambda *xs: _as_list(primitive, primitive.bind(*xs, **params)), operands)
     assert [e.primitive for e in ir.eqns] == [primitive]
+    typecheck(ir)
     with np.errstate(all="ignore"):
         expected = _as_list(primitive, primitive.impl(np, *operands, **params))
         assert_same(eval_ir(ir, *operands), expected)

@@ -188,3 +188,19 @@ def test_nested_sub_ir_printing():
     finally:
         from funcgrad.primitives import PRIMITIVES
         del PRIMITIVES["call_for_printing_test"]
+
+
+def test_typecheck_catches_malformed_irs():
+    from funcgrad.ir import IR, Eqn, IRTypeError, Var, typecheck
+    from funcgrad.primitives import PRIMITIVES
+
+    f64, f32 = AbstractArray((2,), np.dtype(np.float64)), AbstractArray((2,), np.dtype(np.float32))
+    x, y = Var(f64), Var(f64)
+    with pytest.raises(IRTypeError, match="typed"):
+        typecheck(IR([x], [Eqn(PRIMITIVES["exp"], [x], [Var(f32)], {})], [x]))
+    with pytest.raises(IRTypeError, match="before it is defined"):
+        typecheck(IR([x], [Eqn(PRIMITIVES["exp"], [y], [Var(f64)], {})], [x]))
+    with pytest.raises(IRTypeError, match="defined twice"):
+        typecheck(IR([x], [Eqn(PRIMITIVES["exp"], [x], [x], {})], [x]))
+    with pytest.raises(IRTypeError, match="outputs"):
+        typecheck(IR([x], [], [y]))
