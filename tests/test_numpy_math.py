@@ -96,7 +96,7 @@ def test_diff(kwargs, x):
 
 @given(x=arrays(st.sampled_from(DTYPES), shapes()))
 def test_shape_queries(x):
-    for fn in ("ndim", "shape", "size"):
+    for fn in ("ndim", "shape", "size", "iscomplexobj", "isrealobj"):
         check(getattr(fnp, fn), getattr(np, fn), x)
     if x.ndim:
         check(lambda v: fnp.size(v, axis=-1), lambda v: np.size(v, axis=-1), x)

@@ -38,7 +38,7 @@ _UNARY = {"neg": "negative", "pos": "positive", "abs": "absolute", "invert": "in
 
 # Methods with NumPy's signature ``x.name(*args, **kwargs) == np.name(x, *args, **kwargs)``.
 METHODS = [
-    "sum", "prod", "mean", "var", "std", "max", "min", "argmax", "argmin", "ptp",
+    "sum", "prod", "mean", "var", "std", "max", "min", "argmax", "argmin",
     "cumsum", "cumprod", "all", "any", "clip", "round", "dot", "repeat", "take",
     "argsort", "diagonal", "trace", "swapaxes", "squeeze", "ravel", "nonzero", "conj",
 ]
