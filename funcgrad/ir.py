@@ -115,8 +115,10 @@ class Literal:
 
 
 def _scalar_str(value: Any) -> str:
-    value = value.item() if hasattr(value, "item") else value
-    return repr(value)
+    if isinstance(value, np.ndarray):
+        value = value[()]
+    # NumPy's str is the shortest text that round-trips in the value's own dtype (f32 1e-05).
+    return str(value) if isinstance(value, np.generic) else repr(value)
 
 
 Atom = Var | Literal
