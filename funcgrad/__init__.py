@@ -14,6 +14,17 @@ from funcgrad.control_flow import cond, fori_loop, map, scan, switch, while_loop
 from funcgrad.errors import ConcretizationError
 from funcgrad.ir import IR, AbstractArray
 from funcgrad.trace import eval_ir, make_ir
+from funcgrad.transforms.autodiff import (
+    grad,
+    hessian,
+    jacfwd,
+    jacrev,
+    jvp,
+    linear_transpose,
+    linearize,
+    value_and_grad,
+    vjp,
+)
 from funcgrad.tree import (
     register_pytree_node,
     tree_flatten,
@@ -27,7 +38,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "IR", "AbstractArray", "ConcretizationError", "cond", "errors", "eval_ir", "fori_loop",
-    "make_ir", "map", "numpy", "scan", "switch", "while_loop",
+    "grad", "hessian", "jacfwd", "jacrev", "jvp", "linear_transpose", "linearize", "make_ir",
+    "map", "numpy", "scan", "switch", "value_and_grad", "vjp", "while_loop",
     "primitives", "register_pytree_node", "tree", "tree_flatten", "tree_leaves", "tree_map",
     "tree_structure", "tree_unflatten",
 ]

@@ -324,18 +324,21 @@ def eval_ir(ir: IR, *args: Any) -> list[Any]:
     if len(args) != len(ir.inputs):
         raise TypeError(f"eval_ir: the IR takes {len(ir.inputs)} inputs, got {len(args)}")
     env: dict[Var, Any] = dict(zip(ir.inputs, args))
+    eval_eqns(ir.eqns, env)
+    return [out.value if isinstance(out, Literal) else env[out] for out in ir.outputs]
 
-    def read(atom: Atom) -> Any:
-        # Literals pass through bind as they are, so re-recording keeps their weak type.
-        return atom if isinstance(atom, Literal) else env[atom]
 
-    for eqn in ir.eqns:
-        result = bind(eqn.primitive, *map(read, eqn.inputs), **eqn.params)
+def eval_eqns(eqns: Sequence[Eqn], env: dict[Var, Any]) -> None:
+    """Bind each equation on the values ``env`` holds for its inputs, adding
+    its outputs to ``env``.  Literals pass through ``bind`` as they are, so
+    re-recording keeps their weak type."""
+    for eqn in eqns:
+        args = [atom if isinstance(atom, Literal) else env[atom] for atom in eqn.inputs]
+        result = bind(eqn.primitive, *args, **eqn.params)
         if eqn.primitive.multiple_results:
             env.update(zip(eqn.outputs, result))
         else:
             env[eqn.outputs[0]] = result
-    return [out.value if isinstance(out, Literal) else env[out] for out in ir.outputs]
 
 
 def trace_pytree(fun: Callable, args: Sequence[Any], *, static_argnums: Sequence[int] = (),

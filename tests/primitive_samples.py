@@ -72,7 +72,7 @@ def samples() -> dict[str, tuple[list, dict]]:
     x = _floats(2, 3)
     table.update({
         # structural
-        "convert_element_type": ([x], dict(new_dtype=np.dtype(np.float32), weak_type=False)),
+        "convert_element_type": ([x], dict(new_dtype=np.dtype(np.float64), weak_type=True)),
         "broadcast_in_dim": ([_floats(3)], dict(shape=(2, 3), broadcast_dimensions=(1,))),
         "reshape": ([x], dict(new_sizes=(3, 2))),
         "transpose": ([x], dict(permutation=(1, 0))),

@@ -15,14 +15,17 @@ Example:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
 from funcgrad.errors import DtypeError, ShapeError
-from funcgrad.ir import AbstractArray
-from funcgrad.primitives.registry import Primitive
+from funcgrad.ir import AbstractArray, abstractify
+from funcgrad.primitives.registry import Primitive, fnp
+from funcgrad.transforms.tangents import Zero, add_tangents, has_tangent, is_linear, tangent_aval
 
 
 def _logistic(xp, x):
@@ -33,7 +36,12 @@ def _logistic(xp, x):
 
 @dataclass(frozen=True)
 class Elementwise:
-    """A row of the table: primitive name and NumPy ufunc.
+    """A row of the table: primitive name, NumPy ufunc, derivative.
+
+    ``derivative(ans, *operands)`` returns the partial derivative with respect
+    to each operand (``None`` where there is none; the Python ints 1 and -1
+    are applied without a multiply).  ``NONDIFF`` marks a piecewise-constant
+    function: its tangent is zero.
 
     ``numpy_impl`` marks a primitive NumPy has no ufunc for: it computes the
     value, and ``ufunc`` only lends its dtype rule (``funcgrad.numpy`` then has
@@ -42,6 +50,7 @@ class Elementwise:
 
     name: str
     ufunc: np.ufunc
+    derivative: Callable | None
     numpy_impl: object = None  # (xp, *args) -> array
 
     @property
@@ -49,76 +58,95 @@ class Elementwise:
         return self.ufunc.nin
 
 
+NONDIFF = None
+LN2, LN10 = math.log(2.0), math.log(10.0)
+
+
+def _balanced(x, y, chosen):
+    """JAX's convention for max/min: ties split the derivative evenly."""
+    return fnp.where(x == chosen, fnp.where(y == chosen, 0.5, 1.0), 0.0).astype(x.dtype)
+
+
+def _pow_partials(ans, x, y):
+    dx = fnp.where(y == 0, 0.0, y * fnp.power(x, y - 1)).astype(x.dtype)
+    dy = fnp.where(x == 0, 0.0, fnp.log(fnp.where(x == 0, 1.0, x)) * ans).astype(x.dtype)
+    return dx, dy
+
+
 TABLE = [
     # arithmetic
-    Elementwise("add", np.add),
-    Elementwise("sub", np.subtract),
-    Elementwise("mul", np.multiply),
-    Elementwise("div", np.true_divide),
-    Elementwise("floor_div", np.floor_divide),
-    Elementwise("rem", np.remainder),
-    Elementwise("pow", np.power),
-    Elementwise("max", np.maximum),
-    Elementwise("min", np.minimum),
-    Elementwise("neg", np.negative),
-    Elementwise("abs", np.absolute),
-    Elementwise("sign", np.sign),
-    Elementwise("square", np.square),
-    Elementwise("reciprocal", np.reciprocal),
-    Elementwise("sqrt", np.sqrt),
-    Elementwise("cbrt", np.cbrt),
+    Elementwise("add", np.add, lambda ans, x, y: (1, 1)),
+    Elementwise("sub", np.subtract, lambda ans, x, y: (1, -1)),
+    Elementwise("mul", np.multiply, lambda ans, x, y: (y, x)),
+    Elementwise("div", np.true_divide, lambda ans, x, y: (1 / y, -ans / y)),
+    Elementwise("floor_div", np.floor_divide, NONDIFF),
+    Elementwise("rem", np.remainder, lambda ans, x, y: (1, -fnp.floor(x / y))),
+    Elementwise("pow", np.power, _pow_partials),
+    Elementwise("max", np.maximum, lambda ans, x, y: (_balanced(x, y, ans), _balanced(y, x, ans))),
+    Elementwise("min", np.minimum, lambda ans, x, y: (_balanced(x, y, ans), _balanced(y, x, ans))),
+    Elementwise("neg", np.negative, lambda ans, x: (-1,)),
+    Elementwise("abs", np.absolute, lambda ans, x: (fnp.where(x >= 0, 1.0, -1.0).astype(x.dtype),)),
+    Elementwise("sign", np.sign, NONDIFF),
+    Elementwise("square", np.square, lambda ans, x: (2 * x,)),
+    Elementwise("reciprocal", np.reciprocal, lambda ans, x: (-ans * ans,)),
+    Elementwise("sqrt", np.sqrt, lambda ans, x: (0.5 / ans,)),
+    Elementwise("cbrt", np.cbrt, lambda ans, x: (1 / (3 * ans * ans),)),
     # exponentials and logarithms
-    Elementwise("exp", np.exp),
-    Elementwise("exp2", np.exp2),
-    Elementwise("expm1", np.expm1),
-    Elementwise("log", np.log),
-    Elementwise("log2", np.log2),
-    Elementwise("log10", np.log10),
-    Elementwise("log1p", np.log1p),
-    Elementwise("logaddexp", np.logaddexp),
-    Elementwise("logaddexp2", np.logaddexp2),
-    Elementwise("logistic", np.tanh, numpy_impl=_logistic),  # tanh has the same float loops
+    Elementwise("exp", np.exp, lambda ans, x: (ans,)),
+    Elementwise("exp2", np.exp2, lambda ans, x: (ans * LN2,)),
+    Elementwise("expm1", np.expm1, lambda ans, x: (ans + 1,)),
+    Elementwise("log", np.log, lambda ans, x: (1 / x,)),
+    Elementwise("log2", np.log2, lambda ans, x: (1 / (x * LN2),)),
+    Elementwise("log10", np.log10, lambda ans, x: (1 / (x * LN10),)),
+    Elementwise("log1p", np.log1p, lambda ans, x: (1 / (1 + x),)),
+    Elementwise("logaddexp", np.logaddexp, lambda ans, x, y: (fnp.exp(x - ans), fnp.exp(y - ans))),
+    Elementwise("logaddexp2", np.logaddexp2,
+                lambda ans, x, y: (fnp.exp2(x - ans), fnp.exp2(y - ans))),
+    # tanh lends its float loops to logistic, which NumPy lacks
+    Elementwise("logistic", np.tanh, lambda ans, x: (ans * (1 - ans),), numpy_impl=_logistic),
     # trigonometric and hyperbolic
-    Elementwise("sin", np.sin),
-    Elementwise("cos", np.cos),
-    Elementwise("tan", np.tan),
-    Elementwise("asin", np.arcsin),
-    Elementwise("acos", np.arccos),
-    Elementwise("atan", np.arctan),
-    Elementwise("atan2", np.arctan2),
-    Elementwise("hypot", np.hypot),
-    Elementwise("sinh", np.sinh),
-    Elementwise("cosh", np.cosh),
-    Elementwise("tanh", np.tanh),
-    Elementwise("asinh", np.arcsinh),
-    Elementwise("acosh", np.arccosh),
-    Elementwise("atanh", np.arctanh),
+    Elementwise("sin", np.sin, lambda ans, x: (fnp.cos(x),)),
+    Elementwise("cos", np.cos, lambda ans, x: (-fnp.sin(x),)),
+    Elementwise("tan", np.tan, lambda ans, x: (1 + ans * ans,)),
+    Elementwise("asin", np.arcsin, lambda ans, x: (1 / fnp.sqrt(1 - x * x),)),
+    Elementwise("acos", np.arccos, lambda ans, x: (-1 / fnp.sqrt(1 - x * x),)),
+    Elementwise("atan", np.arctan, lambda ans, x: (1 / (1 + x * x),)),
+    Elementwise("atan2", np.arctan2,
+                lambda ans, x, y: (y / (x * x + y * y), -x / (x * x + y * y))),
+    Elementwise("hypot", np.hypot, lambda ans, x, y: (x / ans, y / ans)),
+    Elementwise("sinh", np.sinh, lambda ans, x: (fnp.cosh(x),)),
+    Elementwise("cosh", np.cosh, lambda ans, x: (fnp.sinh(x),)),
+    Elementwise("tanh", np.tanh, lambda ans, x: (1 - ans * ans,)),
+    Elementwise("asinh", np.arcsinh, lambda ans, x: (1 / fnp.sqrt(x * x + 1),)),
+    Elementwise("acosh", np.arccosh, lambda ans, x: (1 / (fnp.sqrt(x - 1) * fnp.sqrt(x + 1)),)),
+    Elementwise("atanh", np.arctanh, lambda ans, x: (1 / ((1 + x) * (1 - x)),)),
     # rounding
-    Elementwise("floor", np.floor),
-    Elementwise("ceil", np.ceil),
-    Elementwise("round", np.rint),  # half to even, as np.round
-    Elementwise("trunc", np.trunc),
+    Elementwise("floor", np.floor, NONDIFF),
+    Elementwise("ceil", np.ceil, NONDIFF),
+    Elementwise("round", np.rint, NONDIFF),  # half to even, as np.round
+    Elementwise("trunc", np.trunc, NONDIFF),
     # floating-point classes
-    Elementwise("is_nan", np.isnan),
-    Elementwise("is_inf", np.isinf),
-    Elementwise("is_finite", np.isfinite),
-    Elementwise("sign_bit", np.signbit),
-    Elementwise("copysign", np.copysign),
-    Elementwise("nextafter", np.nextafter),
+    Elementwise("is_nan", np.isnan, NONDIFF),
+    Elementwise("is_inf", np.isinf, NONDIFF),
+    Elementwise("is_finite", np.isfinite, NONDIFF),
+    Elementwise("sign_bit", np.signbit, NONDIFF),
+    Elementwise("copysign", np.copysign,
+                lambda ans, x, y: (fnp.copysign(1.0, x) * fnp.copysign(1.0, y), None)),
+    Elementwise("nextafter", np.nextafter, lambda ans, x, y: (1, None)),  # one ulp away from x
     # comparisons
-    Elementwise("eq", np.equal),
-    Elementwise("ne", np.not_equal),
-    Elementwise("lt", np.less),
-    Elementwise("le", np.less_equal),
-    Elementwise("gt", np.greater),
-    Elementwise("ge", np.greater_equal),
+    Elementwise("eq", np.equal, NONDIFF),
+    Elementwise("ne", np.not_equal, NONDIFF),
+    Elementwise("lt", np.less, NONDIFF),
+    Elementwise("le", np.less_equal, NONDIFF),
+    Elementwise("gt", np.greater, NONDIFF),
+    Elementwise("ge", np.greater_equal, NONDIFF),
     # bitwise on integers, logical on booleans
-    Elementwise("and", np.bitwise_and),
-    Elementwise("or", np.bitwise_or),
-    Elementwise("xor", np.bitwise_xor),
-    Elementwise("not", np.invert),
-    Elementwise("shift_left", np.left_shift),
-    Elementwise("shift_right", np.right_shift),
+    Elementwise("and", np.bitwise_and, NONDIFF),
+    Elementwise("or", np.bitwise_or, NONDIFF),
+    Elementwise("xor", np.bitwise_xor, NONDIFF),
+    Elementwise("not", np.invert, NONDIFF),
+    Elementwise("shift_left", np.left_shift, NONDIFF),
+    Elementwise("shift_right", np.right_shift, NONDIFF),
 ]
 
 ELEMENTWISE: dict[str, Elementwise] = {row.name: row for row in TABLE}
@@ -168,6 +196,51 @@ def _impl(row: Elementwise):
     return impl
 
 
+def _jvp(row: Elementwise, primitive: Primitive):
+    def jvp(primals, tangents):
+        ans = primitive.bind(*primals)
+        out = Zero(tangent_aval(abstractify(ans)))
+        if row.derivative is NONDIFF or not has_tangent(out.aval):
+            return ans, out
+        for tangent, partial in zip(tangents, row.derivative(ans, *primals)):
+            if partial is None or isinstance(tangent, Zero):
+                continue
+            if type(partial) is int:  # the constants 1 and -1 of linear rows
+                term = tangent if partial == 1 else PRIMITIVE_OF_ROW["neg"].bind(tangent)
+            else:
+                term = PRIMITIVE_OF_ROW["mul"].bind(tangent, partial)
+            out = add_tangents(out, term)
+        return ans, out
+
+    return jvp
+
+
 PRIMITIVE_OF_ROW: dict[str, Primitive] = {
     row.name: Primitive(row.name, _abstract_eval(row), _impl(row)) for row in TABLE
 }
+for _row in TABLE:
+    PRIMITIVE_OF_ROW[_row.name].jvp = _jvp(_row, PRIMITIVE_OF_ROW[_row.name])
+
+
+def _only_linear(*cts_and_args):
+    """Cotangents for the linear operands only (None for the known ones)."""
+    return [ct if is_linear(arg) else None for ct, arg in cts_and_args]
+
+
+# The linear elementwise primitives, and where they are linear: their transposes.
+TRANSPOSES = {
+    "add": lambda ct, x, y: _only_linear((ct, x), (ct, y)),
+    "sub": lambda ct, x, y: _only_linear((ct, x), (_neg(ct), y)),
+    "neg": lambda ct, x: [_neg(ct)],
+    "mul": lambda ct, x, y: [PRIMITIVE_OF_ROW["mul"].bind(ct, y) if is_linear(x) else None,
+                             PRIMITIVE_OF_ROW["mul"].bind(x, ct) if is_linear(y) else None],
+    "div": lambda ct, x, y: [PRIMITIVE_OF_ROW["div"].bind(ct, y), None],
+}
+
+
+def _neg(ct):
+    return PRIMITIVE_OF_ROW["neg"].bind(ct)
+
+
+for _name, _transpose in TRANSPOSES.items():
+    PRIMITIVE_OF_ROW[_name].transpose = _transpose

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -70,3 +71,19 @@ def primitive(name: str, abstract_eval: Callable, *, multiple_results: bool = Fa
         return Primitive(name, abstract_eval, impl, multiple_results=multiple_results)
 
     return declare
+
+
+class _LazyModule:
+    """A module imported on first use, so that rules in the primitive modules
+    can call ``fnp.cos(x)`` although ``funcgrad.numpy`` imports them."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(importlib.import_module(self._name), attr)
+        setattr(self, attr, value)  # later lookups skip __getattr__
+        return value
+
+
+fnp = _LazyModule("funcgrad.numpy")  # for derivative rules: NumPy semantics, traceable

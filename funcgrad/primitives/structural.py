@@ -18,8 +18,16 @@ import math
 import numpy as np
 
 from funcgrad.errors import AxisError, DtypeError, ShapeError
-from funcgrad.ir import AbstractArray
+from funcgrad.ir import AbstractArray, Literal, abstractify
 from funcgrad.primitives.registry import primitive
+from funcgrad.transforms.tangents import (
+    Zero,
+    has_tangent,
+    instantiate,
+    is_linear,
+    linear_jvp,
+    tangent_aval,
+)
 
 
 def _convert_aval(x, *, new_dtype, weak_type=False):
@@ -178,3 +186,135 @@ def iota(xp, *, dtype, shape, dimension):
     expanded = [1] * len(shape)
     expanded[dimension] = shape[dimension]
     return xp.broadcast_to(counts.reshape(expanded), shape)
+
+
+# ---------------------------------------------------------------- derivative rules
+# All of these are linear in their array operands: the JVP applies the primitive
+# to the tangents, and the transpose moves the cotangent back.
+
+
+def _convert_transpose(ct, x, *, new_dtype, weak_type=False):
+    return [convert_element_type.bind(ct, new_dtype=x.aval.dtype, weak_type=x.aval.weak_type)]
+
+
+def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
+    (x,), (t,) = primals, tangents
+    out = convert_element_type.bind(x, new_dtype=new_dtype, weak_type=weak_type)
+    if isinstance(t, Zero) or not has_tangent(tangent_aval(abstractify(out))):
+        return out, Zero(tangent_aval(abstractify(out)))
+    return out, convert_element_type.bind(t, new_dtype=new_dtype, weak_type=weak_type)
+
+
+def _broadcast_transpose(ct, x, *, shape, broadcast_dimensions):
+    from funcgrad.primitives.reductions import reduce_sum
+
+    # Sum over the new axes and over the size-1 axes that were expanded.
+    expanded = tuple(d for i, d in enumerate(broadcast_dimensions)
+                     if x.aval.shape[i] == 1 and shape[d] != 1)
+    new = tuple(d for d in range(len(shape)) if d not in broadcast_dimensions)
+    summed = reduce_sum.bind(ct, axes=tuple(sorted(new + expanded))) if new or expanded else ct
+    return [reshape.bind(summed, new_sizes=x.aval.shape)]
+
+
+def _reshape_transpose(ct, x, *, new_sizes):
+    return [reshape.bind(ct, new_sizes=x.aval.shape)]
+
+
+def _transpose_transpose(ct, x, *, permutation):
+    inverse = tuple(sorted(range(len(permutation)), key=permutation.__getitem__))
+    return [transpose.bind(ct, permutation=inverse)]
+
+
+def _rev_transpose(ct, x, *, dimensions):
+    return [rev.bind(ct, dimensions=dimensions)]
+
+
+def _slice_transpose(ct, x, *, start_indices, limit_indices, strides):
+    # Put each element back where it came from: start, start + stride, ...; zeros elsewhere.
+    zero = _zero_scalar(x.aval.dtype)
+    if any(n == 0 for n in ct_shape(ct)):
+        return [broadcast_in_dim.bind(zero, shape=x.aval.shape, broadcast_dimensions=())]
+    config = tuple((start, size - (start + (n - 1) * stride + 1), stride - 1)
+                   for start, stride, n, size in zip(start_indices, strides, ct_shape(ct),
+                                                     x.aval.shape))
+    return [pad.bind(ct, zero, padding_config=config)]
+
+
+def _pad_transpose(ct, x, value, *, padding_config):
+    from funcgrad.primitives.reductions import reduce_sum
+
+    # Undo the edges (negative padding crops), then keep every (interior+1)-th element.
+    unpadded = pad.bind(ct, _zero_scalar(ct_dtype(ct)),
+                        padding_config=tuple((-lo, -hi, 0) for lo, hi, _ in padding_config))
+    shape = ct_shape(unpadded)
+    t_x = slice_.bind(unpadded, start_indices=(0,) * len(shape), limit_indices=shape,
+                      strides=tuple(i + 1 for _, _, i in padding_config))
+    t_value = None
+    if is_linear(value):
+        axes = tuple(range(len(shape)))
+        total = reduce_sum.bind(ct, axes=axes)
+        t_value = total if not is_linear(x) else _sub(total, reduce_sum.bind(t_x, axes=axes))
+    return [t_x if is_linear(x) else None, t_value]
+
+
+def _concatenate_transpose(ct, *xs, dimension):
+    cts, start = [], 0
+    shape = ct_shape(ct)
+    for x in xs:
+        size = x.aval.shape[dimension]
+        if is_linear(x):
+            starts = tuple(start if d == dimension else 0 for d in range(len(shape)))
+            limits = tuple(start + size if d == dimension else n for d, n in enumerate(shape))
+            cts.append(slice_.bind(ct, start_indices=starts, limit_indices=limits,
+                                   strides=(1,) * len(shape)))
+        else:
+            cts.append(None)
+        start += size
+    return cts
+
+
+def _select_jvp(primals, tangents):
+    pred, on_true, on_false = primals
+    out = select.bind(pred, on_true, on_false)
+    t_true, t_false = tangents[1:]
+    if isinstance(t_true, Zero) and isinstance(t_false, Zero):
+        return out, Zero(tangent_aval(abstractify(out)))
+    return out, select.bind(pred, instantiate(t_true), instantiate(t_false))
+
+
+def _select_transpose(ct, pred, on_true, on_false):
+    zero = broadcast_in_dim.bind(_zero_scalar(ct_dtype(ct)), shape=ct_shape(ct),
+                                 broadcast_dimensions=())
+    return [None,
+            select.bind(pred, ct, zero) if is_linear(on_true) else None,
+            select.bind(pred, zero, ct) if is_linear(on_false) else None]
+
+
+def _zero_scalar(dtype):
+    return Literal(np.zeros((), dtype)[()], AbstractArray((), np.dtype(dtype)))
+
+
+def ct_shape(ct) -> tuple[int, ...]:
+    return abstractify(ct).shape
+
+
+def ct_dtype(ct) -> np.dtype:
+    return abstractify(ct).dtype
+
+
+def _sub(a, b):
+    from funcgrad.primitives.elementwise import PRIMITIVE_OF_ROW
+
+    return PRIMITIVE_OF_ROW["sub"].bind(a, b)
+
+
+convert_element_type.jvp = _convert_jvp
+convert_element_type.transpose = _convert_transpose
+select.jvp = _select_jvp
+select.transpose = _select_transpose
+for _primitive, _transpose in [(broadcast_in_dim, _broadcast_transpose),
+                               (reshape, _reshape_transpose), (transpose, _transpose_transpose),
+                               (rev, _rev_transpose), (slice_, _slice_transpose),
+                               (pad, _pad_transpose), (concatenate, _concatenate_transpose)]:
+    _primitive.jvp = linear_jvp(_primitive)
+    _primitive.transpose = _transpose

@@ -1,0 +1,1 @@
+"""Transforms of the IR: autodiff (and, later, batching and jit)."""
