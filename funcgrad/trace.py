@@ -141,7 +141,10 @@ class Builder:
     """Records equations for one trace.  Inputs may carry a concrete source:
     an array, or a tracer of an outer builder (captured closure values)."""
 
-    def __init__(self):
+    def __init__(self, *, linear: bool = False):
+        # A linear builder records only what involves its own tracers; anything
+        # else is computed at once by the enclosing context (partial evaluation).
+        self.linear = linear
         self.inputs: list[Var] = []
         self.captured_vars: list[Var] = []
         self.captured_tracers: list[Tracer] = []
@@ -254,14 +257,24 @@ def current_builder() -> Builder | None:
 
 
 @contextmanager
-def new_builder():
-    builder = Builder()
+def new_builder(*, linear: bool = False):
+    builder = Builder(linear=linear)
     _state.stack.append(builder)
     try:
         yield builder
     finally:
         _state.stack.pop()
         builder.active = False
+
+
+@contextmanager
+def _enclosing():
+    """Step out of the innermost builder for a moment."""
+    builder = _state.stack.pop()
+    try:
+        yield
+    finally:
+        _state.stack.append(builder)
 
 
 @contextmanager
@@ -282,6 +295,9 @@ def bind(primitive, *args: Any, **params: Any) -> Any:
     """
     builder = current_builder()
     if builder is not None:
+        if builder.linear and not any(isinstance(a, Tracer) and a.builder is builder for a in args):
+            with _enclosing():  # known values: computed now, not recorded
+                return bind(primitive, *args, **params)
         return builder.record(primitive, args, params)
     for arg in args:
         if isinstance(arg, (Tracer, Literal)):

@@ -20,6 +20,15 @@ functions over pytrees are in ``funcgrad.control_flow``.
 Abstract evaluation checks that the sub-IRs fit the operands exactly (weak
 types included); the eager implementations loop in Python over ``eval_ir``.
 
+Derivatives: the JVP of ``cond`` and ``scan`` is the primitive itself for the
+primal outputs plus a second one, over tangent sub-IRs, that computes only the
+tangents; so reverse mode finds the tangent one in the linear part and
+transposes it (a ``cond`` of transposed branches; for ``scan``, a forward scan
+that stacks the known carries, then a reverse scan of the transposed body).
+``while_loop`` has a JVP (forward mode) but no transpose: its trip count is
+not static, so reverse mode cannot go through it; ``scan`` or ``fori_loop``
+with Python bounds can.
+
 Example:
     >>> from funcgrad.trace import trace_to_ir
     >>> body, _ = trace_to_ir(lambda c, x: [c + x, c * x], [np.zeros(()), np.zeros(())])
@@ -41,14 +50,26 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from funcgrad.errors import DtypeError, ShapeError
-from funcgrad.ir import IR, AbstractArray
+from funcgrad.ir import IR, AbstractArray, Eqn, Literal, Var, abstractify
 from funcgrad.primitives.registry import primitive
-from funcgrad.trace import eval_ir
+from funcgrad.primitives.structural import convert_element_type
+from funcgrad.trace import Tracer, eval_eqns, eval_ir, trace_to_ir
+from funcgrad.transforms.autodiff import Linearized, _split, backward, jvp_eval
+from funcgrad.transforms.tangents import (
+    Zero,
+    add_tangents,
+    instantiate,
+    is_linear,
+    tangent_aval,
+    zeros,
+)
 
 
 def _check_types(what: str, got: Sequence[AbstractArray], expected: Sequence[AbstractArray]) -> None:
@@ -136,3 +157,310 @@ def scan(xp, *operands, body, num_consts, num_carry, length, reverse, unroll):
         for stacked, y in zip(ys, out[num_carry:]):
             stacked[i] = y
     return _arrays(xp, carry, carry_avals) + tuple(ys)
+
+
+# ---------------------------------------------------------------- derivative rules
+#
+# Reverse mode splits the JVP's IR by data flow: an equation that reads a
+# tangent belongs to the linear part, which is transposed.  So the JVP of
+# ``cond`` and ``scan`` binds the primitive as it is for the primal outputs
+# (known), and a second one whose sub-IRs compute the tangents only (linear in
+# them).  Sub-IRs are made by tracing the autodiff machinery: ``jvp_eval`` for
+# tangent bodies, ``backward`` for transposed ones.
+
+
+def _pick(values: Sequence[Any], mask: Sequence[bool], keep: bool = True) -> list:
+    """The ``values`` where ``mask`` is ``keep``."""
+    return [v for v, m in zip(values, mask) if m == keep]
+
+
+def _scatter(values: Sequence[Any], mask: Sequence[bool], fill: Sequence[Any]) -> list:
+    """The next of ``values`` where ``mask``, the entry of ``fill`` elsewhere."""
+    values = iter(values)
+    return [next(values) if m else f for m, f in zip(mask, fill)]
+
+
+def _split_list(values: Sequence[Any], sizes: Sequence[int]) -> list[list]:
+    """``values`` cut into consecutive chunks of ``sizes``, and the rest."""
+    bounds = [0, *itertools.accumulate(sizes), len(values)]
+    return [list(values[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
+
+
+def _stacked(aval: AbstractArray, length: int) -> AbstractArray:
+    return AbstractArray((length, *aval.shape), aval.dtype, aval.weak_type)
+
+
+def _typed(values: Sequence[Any], avals: Sequence[AbstractArray]) -> list:
+    """``values`` with exactly these types: rules see Literals unwrapped to
+    NumPy scalars, which loses their weak type, and sub-IRs insist on it."""
+    return [v if abstractify(v) == a else
+            convert_element_type.bind(v, new_dtype=a.dtype, weak_type=a.weak_type)
+            if isinstance(v, Tracer) else Literal(v, a)
+            for v, a in zip(values, avals)]
+
+
+def _strong(x: Any) -> Any:
+    """A (co)tangent of strong type: loop carries and branches must agree exactly."""
+    aval = abstractify(x)
+    return convert_element_type.bind(x, new_dtype=aval.dtype) if aval.weak_type else x
+
+
+def _zeros_like(values: Sequence[Any]) -> list[Zero]:
+    return [Zero(tangent_aval(abstractify(v))) for v in values]
+
+
+def _trace(fun: Callable, avals: Sequence[AbstractArray]) -> IR:
+    """The IR of ``fun`` over ``avals``; it closes over nothing (it only runs sub-IRs)."""
+    ir, captured = trace_to_ir(fun, list(avals))
+    assert not captured
+    return ir
+
+
+def _prune(eqns: Sequence[Eqn], needed: set[Var]) -> list[Eqn]:
+    """The equations that the variables ``needed`` depend on."""
+    needed, kept = set(needed), []
+    for eqn in reversed(eqns):
+        if any(v in needed for v in eqn.outputs):
+            kept.append(eqn)
+            needed.update(a for a in eqn.inputs if isinstance(a, Var))
+    return kept[::-1]
+
+
+def _jvp_ir(ir: IR, groups: Sequence[int], nonzero: Sequence[bool], keep_primal: Sequence[bool],
+            force: Sequence[bool]) -> tuple[IR, list[bool]]:
+    """``ir``'s JVP as an IR, and which output tangents it returns.
+
+    Its inputs: for each group of ``ir``'s inputs (sizes ``groups``: e.g.
+    consts, carry, xs), the primals, then the tangents of those where
+    ``nonzero``.  Its outputs: the primal outputs where ``keep_primal``, then
+    the tangents of the outputs that are nonzero or ``force``d.
+    """
+    order = []  # (is a tangent, input position) of each input of the JVP IR
+    for lo, hi in itertools.pairwise([0, *itertools.accumulate(groups)]):
+        order += [(False, i) for i in range(lo, hi)]
+        order += [(True, i) for i in range(lo, hi) if nonzero[i]]
+    avals = ir.in_avals
+    returned: list[bool] = []
+
+    def jvp(*args):
+        primals, tangents = [None] * len(avals), _zeros_like(avals)
+        for (is_tangent, i), arg in zip(order, args):
+            (tangents if is_tangent else primals)[i] = arg
+        outs, out_tangents = jvp_eval(ir, primals, tangents)
+        returned[:] = [f or not isinstance(t, Zero) for t, f in zip(out_tangents, force)]
+        return (_typed(_pick(outs, keep_primal), _pick(ir.out_avals, keep_primal))
+                + [_strong(instantiate(t)) for t in _pick(out_tangents, returned)])
+
+    jvp_ir = _trace(jvp, [tangent_aval(avals[i]) if is_tangent else avals[i]
+                          for is_tangent, i in order])
+    return jvp_ir, returned
+
+
+def _transpose_ir(ir: IR, linear: Sequence[bool], known: Sequence[Any], cts: Sequence[Any]) -> list:
+    """The cotangents of ``ir``'s inputs where ``linear`` (``ir`` is linear in
+    them), given the values of its other inputs and its outputs' cotangents."""
+    linear_vars = _pick(ir.inputs, linear)
+    unknown = set(linear_vars)
+    known_eqns, linear_eqns = _split(ir.eqns, unknown)
+    residuals = {a for eqn in linear_eqns for a in eqn.inputs
+                 if isinstance(a, Var) and a not in unknown}
+    env = dict(zip(_pick(ir.inputs, linear, False), known))
+    eval_eqns(_prune(known_eqns, residuals), env)
+    tangent_out = [a if isinstance(a, Var) and a in unknown else Zero(tangent_aval(a.aval))
+                   for a in ir.outputs]
+    return backward(Linearized([], linear_vars, tangent_out, linear_eqns, env), cts)
+
+
+def _cond_jvp(primals, tangents, *, branches):
+    index, *operands = _typed(primals, [AbstractArray((), np.dtype(np.int32)),
+                                        *branches[0].in_avals])
+    out = cond.bind(index, *operands, branches=branches)
+    nonzero = [not isinstance(t, Zero) for t in tangents[1:]]
+    no_primals = [False] * len(out)
+
+    def tangent_branches(force):
+        return [_jvp_ir(branch, [len(operands)], nonzero, no_primals, force) for branch in branches]
+
+    traced = tangent_branches(no_primals)
+    returned = [any(column) for column in zip(*(r for _, r in traced))]
+    if any(r != returned for _, r in traced):  # make every branch return the same tangents
+        traced = tangent_branches(returned)
+    if not any(returned):
+        return out, _zeros_like(out)
+    given = [_strong(t) for t in _pick(tangents[1:], nonzero)]
+    tangent_out = cond.bind(index, *operands, *given, branches=tuple(ir for ir, _ in traced))
+    return out, _scatter(tangent_out, returned, _zeros_like(out))
+
+
+def _cond_transpose(cts, index, *operands, branches):
+    linear = [is_linear(x) for x in operands]
+    known_avals = _pick(branches[0].in_avals, linear, False)
+    known = _typed(_pick(operands, linear, False), known_avals)
+    given = [not isinstance(ct, Zero) for ct in cts]
+    zero_cts = _zeros_like(branches[0].out_avals)
+
+    def transposed(branch):
+        def transpose(*args):
+            branch_cts = _scatter(args[len(known):], given, zero_cts)
+            return [_strong(instantiate(ct))
+                    for ct in _transpose_ir(branch, linear, args[:len(known)], branch_cts)]
+
+        return _trace(transpose, known_avals + [ct.aval for ct in _pick(zero_cts, given)])
+
+    cts_in = cond.bind(index, *known, *map(_strong, _pick(cts, given)),
+                       branches=tuple(map(transposed, branches)))
+    return [None] + _scatter(cts_in, linear, [None] * len(operands))
+
+
+def _loop_jvp_body(body: IR, groups: Sequence[int], nonzero: list[bool]) -> tuple[IR, list[bool]]:
+    """The JVP IR of a loop body (inputs: groups consts, carry[, xs]; outputs:
+    the carry, then ys) returning the primal carry, the tangent carry and the
+    nonzero tangent ys.  A carry's tangent is nonzero if its initial one is or
+    if the body makes it so: ``nonzero`` is updated to that fixed point."""
+    num_consts, num_carry = groups[:2]
+    carry = slice(num_consts, num_consts + num_carry)
+    n_ys = len(body.outputs) - num_carry
+    while True:
+        ir, returned = _jvp_ir(body, groups, nonzero, [True] * num_carry + [False] * n_ys,
+                               nonzero[carry] + [False] * n_ys)
+        if returned[:num_carry] == nonzero[carry]:
+            return ir, returned
+        nonzero[carry] = returned[:num_carry]
+
+
+def _with_tangents(primals: Sequence[Any], tangents: Sequence[Any], nonzero: Sequence[bool],
+                   groups: Sequence[int]) -> tuple[list, int]:
+    """The operands of a tangent loop: each group of ``primals`` (sizes
+    ``groups``, the rest last) followed by its nonzero tangents; and how many
+    tangents the first group (the consts) has."""
+    operands, counts = [], []
+    for group in zip(*(_split_list(values, groups) for values in (primals, tangents, nonzero))):
+        given = [_strong(instantiate(t)) for t in _pick(group[1], group[2])]
+        operands += [*group[0], *given]
+        counts.append(len(given))
+    return operands, counts[0]
+
+
+def _scan_jvp(primals, tangents, *, body, num_consts, num_carry, length, reverse, unroll):
+    params = dict(length=length, reverse=reverse, unroll=unroll)
+    n_in = num_consts + num_carry
+    primals = _typed(primals, body.in_avals[:n_in] + [_stacked(a, length)
+                                                      for a in body.in_avals[n_in:]])
+    out = scan.bind(*primals, body=body, num_consts=num_consts, num_carry=num_carry, **params)
+    nonzero = [not isinstance(t, Zero) for t in tangents]
+    groups = [num_consts, num_carry]
+    tangent_body, returned = _loop_jvp_body(body, groups + [len(primals) - n_in], nonzero)
+    if not any(returned):
+        return out, _zeros_like(out)
+    # The primal carry rides along: the body's tangents need its value at every step.
+    operands, num_tangent_consts = _with_tangents(primals, tangents, nonzero, groups)
+    results = scan.bind(*operands, body=tangent_body, num_consts=num_consts + num_tangent_consts,
+                        num_carry=num_carry + sum(returned[:num_carry]), **params)
+    return out, _scatter(results[num_carry:], returned, _zeros_like(out))
+
+
+def _linear_carries(body: IR, linear: list[bool], num_consts: int, num_carry: int) -> set[Var]:
+    """Mark the carries that are linear: those whose initial value is, and those
+    the body makes depend on a linear operand (a known initial value, such as
+    instantiated zero tangents, then only adds a constant).  Updates ``linear``
+    to that fixed point; returns the body's variables that depend on them."""
+    carry = slice(num_consts, num_consts + num_carry)
+    while True:
+        unknown = set(_pick(body.inputs, linear))
+        _split(body.eqns, unknown)
+        grown = [lin or (isinstance(a, Var) and a in unknown)
+                 for lin, a in zip(linear[carry], body.outputs[:num_carry])]
+        if grown == linear[carry]:
+            return unknown
+        linear[carry] = grown
+
+
+def _scan_transpose(cts, *operands, body, num_consts, num_carry, length, reverse, unroll):
+    params = dict(length=length, unroll=unroll)
+    n_in = num_consts + num_carry
+    linear = [is_linear(x) for x in operands]
+    unknown = _linear_carries(body, linear, num_consts, num_carry)
+    lin_consts, lin_carry, lin_xs = linear[:num_consts], linear[num_consts:n_in], linear[n_in:]
+    in_avals = body.in_avals[:n_in] + [_stacked(a, length) for a in body.in_avals[n_in:]]
+    known_avals = _pick(body.in_avals, linear, False)
+    known = _typed(_pick(operands, linear, False), _pick(in_avals, linear, False))
+    n_kc, n_kcarry = lin_consts.count(False), lin_carry.count(False)
+    known_consts, known_init, known_xs = _split_list(known, [n_kc, n_kcarry])
+
+    # Forward: the known carries at the start of every step, stacked (the residuals).
+    def known_step(*args):
+        env = dict(zip(_pick(body.inputs, linear, False), args))
+        outs = _pick(body.outputs[:num_carry], lin_carry, False)
+        eval_eqns(_prune(body.eqns, {a for a in outs if isinstance(a, Var)}), env)
+        return [a if isinstance(a, Literal) else env[a] for a in outs] + list(args[n_kc:n_kc + n_kcarry])
+
+    stacked = []
+    if n_kcarry:
+        stacked = scan.bind(*known_consts, *known_init, *known_xs,
+                            body=_trace(known_step, known_avals), num_consts=n_kc,
+                            num_carry=n_kcarry, reverse=reverse, **params)[n_kcarry:]
+
+    # Backward: from the last step to the first, transpose the body's linear part.
+    ys_linear = [isinstance(a, Var) and a in unknown for a in body.outputs[num_carry:]]
+    given_ys = [lin and not isinstance(ct, Zero) for lin, ct in zip(ys_linear, cts[num_carry:])]
+    ct_carry = [_strong(instantiate(ct)) for ct in _pick(cts[:num_carry], lin_carry)]
+    ct_consts = [zeros(tangent_aval(a)) for a in _pick(body.in_avals[:num_consts], lin_consts)]
+    ct_ys = [_strong(ct) for ct in _pick(cts[num_carry:], given_ys)]
+    sizes = [n_kc, len(ct_carry), len(ct_consts), len(known_xs), n_kcarry]  # then ct_ys
+    zero_cts = _zeros_like(body.out_avals)
+
+    def transpose_step(*args):
+        consts, cts_carry, cts_consts, xs, carry, cts_y = _split_list(args, sizes)
+        cts_out = (_scatter(cts_carry, lin_carry, zero_cts[:num_carry])
+                   + _scatter(cts_y, given_ys, zero_cts[num_carry:]))
+        cts_in = [_strong(instantiate(ct))
+                  for ct in _transpose_ir(body, linear, consts + carry + xs, cts_out)]
+        new_consts, new_carry, new_xs = _split_list(cts_in, [len(ct_consts), len(ct_carry)])
+        return new_carry + [add_tangents(a, b) for a, b in zip(cts_consts, new_consts)] + new_xs
+
+    step_avals = (known_avals[:n_kc] + [abstractify(x) for x in ct_carry + ct_consts]
+                  + known_avals[n_kc + n_kcarry:] + known_avals[n_kc:n_kc + n_kcarry]
+                  + [AbstractArray(a.shape[1:], a.dtype) for a in map(abstractify, ct_ys)])
+    results = scan.bind(*known_consts, *ct_carry, *ct_consts, *known_xs, *stacked, *ct_ys,
+                        body=_trace(transpose_step, step_avals), num_consts=n_kc,
+                        num_carry=len(ct_carry) + len(ct_consts), reverse=not reverse, **params)
+    ct_init, ct_consts, ct_xs = _split_list(results, [len(ct_carry), len(ct_consts)])
+    nones = [None] * len(operands)
+    cts_in = (_scatter(ct_consts, lin_consts, nones) + _scatter(ct_init, lin_carry, nones)
+              + _scatter(ct_xs, lin_xs, nones))
+    return [ct if is_linear(x) else None for x, ct in zip(operands, cts_in)]
+
+
+def _while_jvp(primals, tangents, *, cond_ir, body_ir, cond_nconsts, body_nconsts):
+    params = dict(cond_nconsts=cond_nconsts, body_nconsts=body_nconsts)
+    primals = _typed(primals, cond_ir.in_avals[:cond_nconsts] + body_ir.in_avals)
+    out = while_loop.bind(*primals, cond_ir=cond_ir, body_ir=body_ir, **params)
+    nonzero = [not isinstance(t, Zero) for t in tangents[cond_nconsts:]]
+    num_carry = len(out)
+    tangent_body, returned = _loop_jvp_body(body_ir, [body_nconsts, num_carry], nonzero)
+    if not any(returned):
+        return out, _zeros_like(out)
+    # A second loop carries the primal values along with the tangents (as scan's JVP does), so
+    # that reverse mode fails on it, the tangent part, with while_loop's own message.
+    tangent_avals = [tangent_aval(a) for a in _pick(body_ir.out_avals, returned)]
+    tangent_cond = _trace(lambda *args: eval_ir(cond_ir, *args[:len(cond_ir.inputs)]),
+                          cond_ir.in_avals + tangent_avals)
+    operands, num_tangent_consts = _with_tangents(primals[cond_nconsts:], tangents[cond_nconsts:],
+                                                  nonzero, [body_nconsts])
+    results = while_loop.bind(*primals[:cond_nconsts], *operands, cond_ir=tangent_cond,
+                              body_ir=tangent_body, cond_nconsts=cond_nconsts,
+                              body_nconsts=body_nconsts + num_tangent_consts)
+    return out, _scatter(results[num_carry:], returned, _zeros_like(out))
+
+
+cond.jvp = _cond_jvp
+cond.transpose = _cond_transpose
+scan.jvp = _scan_jvp
+scan.transpose = _scan_transpose
+while_loop.jvp = _while_jvp
+# while_loop has no transpose: its trip count is known only when it runs, so reverse mode
+# (which needs every step's values in reverse) cannot pass through it, as in JAX.
+while_loop.reverse_mode_fix = (
+    "reverse-mode differentiation (grad, vjp, jacrev) needs a loop with a static trip count: "
+    "use fg.scan, or fg.fori_loop with Python int bounds; or differentiate in forward mode "
+    "(fg.jvp, fg.jacfwd)")

@@ -29,7 +29,9 @@ import numpy as np
 from funcgrad.errors import DtypeError, ShapeError
 from funcgrad.ir import AbstractArray
 from funcgrad.primitives import structural
+from funcgrad.primitives.linalg import bilinear_jvp
 from funcgrad.primitives.registry import primitive
+from funcgrad.transforms.tangents import aval_of, is_linear, zeros
 
 
 def _dilated(size: int, dilation: int) -> int:
@@ -107,3 +109,73 @@ def conv_general_dilated(xp, lhs, rhs, *, window_strides, padding, lhs_dilation,
     out = xp.matmul(columns, kernel).reshape(groups, n, *out_spatial, o // groups)
     out = xp.transpose(out, (1, 0, 2 + n_spatial, *range(2, 2 + n_spatial)))
     return out.reshape(out_shape)
+
+
+# ---------------------------------------------------------------- derivative rules
+# Bilinear: the JVP applies the convolution to each tangent in turn; each
+# transpose is itself a convolution (as jax.lax's), with the roles of the
+# strides and dilations exchanged.
+
+
+def _zero_sized(ct) -> bool:
+    return math.prod(aval_of(ct).shape) == 0
+
+
+def _lhs_cotangent(ct, lhs_aval, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
+                   feature_group_count):
+    """The convolution of ``ct`` with the kernel flipped in space and with its
+    input and output features exchanged within each group; the input
+    positions the forward strides skipped become ``lhs_dilation`` holes."""
+    groups = feature_group_count
+    o, i, *window = aval_of(rhs).shape
+    n_spatial = len(window)
+    kernel = structural.reshape.bind(rhs, new_sizes=(groups, o // groups, i, *window))
+    kernel = structural.transpose.bind(kernel, permutation=(0, 2, 1, *range(3, 3 + n_spatial)))
+    kernel = structural.reshape.bind(kernel, new_sizes=(groups * i, o // groups, *window))
+    kernel = structural.rev.bind(kernel, dimensions=tuple(range(2, 2 + n_spatial)))
+    pads = []
+    for size, k, out, (low, _), stride, l_dil, r_dil in zip(
+            lhs_aval.shape[2:], window, aval_of(ct).shape[2:], padding, window_strides,
+            lhs_dilation, rhs_dilation):
+        before = _dilated(k, r_dil) - low - 1
+        after = _dilated(size, l_dil) + _dilated(k, r_dil) - 1 - _dilated(out, stride) - before
+        pads.append((before, after))
+    return conv_general_dilated.bind(ct, kernel, window_strides=lhs_dilation, padding=tuple(pads),
+                                     lhs_dilation=window_strides, rhs_dilation=rhs_dilation,
+                                     feature_group_count=groups)
+
+
+def _rhs_cotangent(ct, lhs, rhs_aval, *, window_strides, padding, lhs_dilation, rhs_dilation,
+                   feature_group_count):
+    """The convolution of ``lhs`` with ``ct`` where examples play features and
+    features play examples: ``(I, G * N, ...)`` by ``(O, N, ...)`` in ``G`` groups,
+    then ``(I, O, ...)`` transposed; the forward strides become dilations."""
+    groups = feature_group_count
+    n, _, *spatial = aval_of(lhs).shape
+    i, window = rhs_aval.shape[1], rhs_aval.shape[2:]
+    others = tuple(range(3, 3 + len(spatial)))
+    x = structural.reshape.bind(lhs, new_sizes=(n, groups, i, *spatial))
+    x = structural.transpose.bind(x, permutation=(2, 1, 0, *others))
+    x = structural.reshape.bind(x, new_sizes=(i, groups * n, *spatial))
+    kernel = structural.transpose.bind(ct, permutation=(1, 0, *range(2, 2 + len(spatial))))
+    pads = []
+    for size, k, out, (low, _), stride, l_dil, r_dil in zip(
+            spatial, window, aval_of(ct).shape[2:], padding, window_strides, lhs_dilation,
+            rhs_dilation):
+        high = _dilated(out, stride) - _dilated(size, l_dil) + _dilated(k, r_dil) - low - 1
+        pads.append((low, high))
+    y = conv_general_dilated.bind(x, kernel, window_strides=rhs_dilation, padding=tuple(pads),
+                                  lhs_dilation=lhs_dilation, rhs_dilation=window_strides,
+                                  feature_group_count=groups)
+    return structural.transpose.bind(y, permutation=(1, 0, *range(2, 2 + len(spatial))))
+
+
+def _conv_transpose(ct, lhs, rhs, **params):
+    if is_linear(lhs):
+        return [zeros(lhs.aval) if _zero_sized(ct) else _lhs_cotangent(ct, lhs.aval, rhs, **params),
+                None]
+    return [None, zeros(rhs.aval) if _zero_sized(ct) else _rhs_cotangent(ct, lhs, rhs.aval, **params)]
+
+
+conv_general_dilated.jvp = bilinear_jvp(conv_general_dilated)
+conv_general_dilated.transpose = _conv_transpose

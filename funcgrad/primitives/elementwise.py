@@ -40,7 +40,8 @@ class Elementwise:
 
     ``derivative(ans, *operands)`` returns the partial derivative with respect
     to each operand (``None`` where there is none; the Python ints 1 and -1
-    are applied without a multiply).  ``NONDIFF`` marks a piecewise-constant
+    are applied without a multiply; a thunk is called only if that operand
+    has a tangent).  ``NONDIFF`` marks a piecewise-constant
     function: its tangent is zero.
 
     ``numpy_impl`` marks a primitive NumPy has no ufunc for: it computes the
@@ -68,9 +69,9 @@ def _balanced(x, y, chosen):
 
 
 def _pow_partials(ans, x, y):
-    dx = fnp.where(y == 0, 0.0, y * fnp.power(x, y - 1)).astype(x.dtype)
-    dy = fnp.where(x == 0, 0.0, fnp.log(fnp.where(x == 0, 1.0, x)) * ans).astype(x.dtype)
-    return dx, dy
+    # Thunks: x ** 3 has a constant exponent, whose partial (a log) is never computed.
+    return (lambda: fnp.where(y == 0, 0.0, y * fnp.power(x, y - 1)).astype(x.dtype),
+            lambda: fnp.where(x == 0, 0.0, fnp.log(fnp.where(x == 0, 1.0, x)) * ans).astype(x.dtype))
 
 
 TABLE = [
@@ -205,6 +206,8 @@ def _jvp(row: Elementwise, primitive: Primitive):
         for tangent, partial in zip(tangents, row.derivative(ans, *primals)):
             if partial is None or isinstance(tangent, Zero):
                 continue
+            if callable(partial):
+                partial = partial()
             if type(partial) is int:  # the constants 1 and -1 of linear rows
                 term = tangent if partial == 1 else PRIMITIVE_OF_ROW["neg"].bind(tangent)
             else:

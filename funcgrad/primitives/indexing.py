@@ -35,13 +35,24 @@ per axis (traced, e.g. a loop counter) and clamp it so the slice fits:
 from __future__ import annotations
 
 import functools
+import math
 import operator
 
 import numpy as np
 
 from funcgrad.errors import AxisError, DtypeError, ShapeError
-from funcgrad.ir import AbstractArray
+from funcgrad.ir import AbstractArray, abstractify
 from funcgrad.primitives.registry import primitive
+from funcgrad.primitives.structural import iota
+from funcgrad.transforms.tangents import (
+    Zero,
+    add_tangents,
+    aval_of,
+    instantiate,
+    is_linear,
+    tangent_aval,
+    zeros,
+)
 
 
 def _batch_and_rest(name, operand, indices, axes) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -169,3 +180,168 @@ def dynamic_update_slice(xp, operand, update, *starts):
     out = xp.array(operand, copy=True)
     out[_clamped_slices(out.shape, starts, np.shape(update))] = update
     return out
+
+
+# ---------------------------------------------------------------- derivative rules
+# gather, scatter, scatter_add and the dynamic slices are linear in their array
+# operands (never in their integer indices); scatter_mul/min/max are not linear
+# but their JVPs are, in the tangents.  Out-of-range indices behave in the
+# derivatives as in the values: a gather reads the clamped position, so its
+# cotangent goes back there; a scatter drops the update, so its cotangent is zero.
+
+
+def _linear_in(primitive, positions: tuple[int, ...]):
+    """The JVP rule of a primitive jointly linear in its operands at ``positions``
+    (the others, the indices, are fixed): apply it to the tangents."""
+
+    def jvp(primals, tangents, **params):
+        out = primitive.bind(*primals, **params)
+        if all(isinstance(tangents[i], Zero) for i in positions):
+            return out, Zero(tangent_aval(abstractify(out)))
+        args = [instantiate(t) if i in positions else p
+                for i, (p, t) in enumerate(zip(primals, tangents))]
+        return out, primitive.bind(*args, **params)
+
+    return jvp
+
+
+def _axis_sizes(indices, shape, axes, minus: int = 0) -> np.ndarray:
+    """The sizes of the indexed axes (less ``minus``), to compare with ``indices``."""
+    return np.array([shape[a] - minus for a in axes], abstractify(indices).dtype)
+
+
+def _in_range(indices, shape, axes):
+    """Which batch positions of ``indices`` a scatter writes (None: all of them)."""
+    from funcgrad.primitives.registry import fnp
+
+    inside = (indices >= 0) & (indices < _axis_sizes(indices, shape, axes))
+    if isinstance(inside, np.ndarray) and inside.all():  # constant indices, all in range
+        return None
+    return fnp.all(inside, axis=-1)
+
+
+def _where_batch(mask, values):
+    """``values`` (batch + rest) where the batch-shaped ``mask`` holds, else 0."""
+    from funcgrad.primitives.registry import fnp
+
+    if mask is None:
+        return values
+    rest = np.ndim(values) - np.ndim(mask)
+    return fnp.where(fnp.reshape(mask, np.shape(mask) + (1,) * rest), values, 0)
+
+
+def _gather_transpose(ct, operand, indices, *, axes):
+    from funcgrad.primitives.registry import fnp
+
+    aval = operand.aval
+    if aval.size == 0:
+        return [zeros(aval), None]
+    clamped = fnp.clip(indices, 0, _axis_sizes(indices, aval.shape, axes, minus=1))
+    return [scatter_add.bind(zeros(aval), clamped, ct, axes=axes), None]
+
+
+def _scatter_add_transpose(ct, operand, indices, updates, *, axes):
+    t_updates = None
+    if is_linear(updates):
+        mask = _in_range(indices, abstractify(ct).shape, axes)
+        t_updates = _where_batch(mask, gather.bind(ct, indices, axes=axes))
+    return [ct if is_linear(operand) else None, None, t_updates]
+
+
+def _scatter_transpose(ct, operand, indices, updates, *, axes):
+    from funcgrad.primitives.registry import fnp
+
+    t_operand = t_updates = None
+    if is_linear(operand):  # the overwritten positions did not reach the output
+        t_operand = scatter.bind(ct, indices, zeros(aval_of(updates)), axes=axes)
+    if is_linear(updates):
+        # Label each update element 1, 2, ... and scatter the labels as the
+        # updates were: where its own label is read back, the update won (it
+        # was the last of its duplicates, and in range).
+        shape, int64 = updates.aval.shape, np.dtype(np.int64)
+        labels = fnp.reshape(iota.bind(dtype=int64, shape=(math.prod(shape),), dimension=0),
+                             shape) + 1
+        written = scatter.bind(zeros(AbstractArray(abstractify(ct).shape, int64)), indices,
+                               labels, axes=axes)
+        won = gather.bind(written, indices, axes=axes) == labels
+        t_updates = fnp.where(won, gather.bind(ct, indices, axes=axes), 0)
+    return [t_operand, None, t_updates]
+
+
+def _scatter_mul_jvp(primals, tangents, *, axes):
+    """``out = x * P``, ``P[p]`` the product of the updates at ``p``:
+    ``dout = dx * P + x * scatter_add(others * du)``, with ``others`` the
+    product of an update's duplicates but itself, computed without dividing
+    by zero: the product of the nonzero updates at ``p`` over the update
+    (if nonzero), and zero where another update at ``p`` is zero."""
+    from funcgrad.primitives.registry import fnp
+
+    (x, indices, u), (dx, _, du) = primals, tangents
+    out = scatter_mul.bind(x, indices, u, axes=axes)
+    t_out = Zero(tangent_aval(abstractify(out)))
+    ones = fnp.ones_like(x)
+    if not isinstance(dx, Zero):
+        t_out = dx * scatter_mul.bind(ones, indices, u, axes=axes)
+    if not isinstance(du, Zero):
+        is_zero = u == 0
+        nonzero = fnp.where(is_zero, 1, u)
+        product = gather.bind(scatter_mul.bind(ones, indices, nonzero, axes=axes), indices,
+                              axes=axes)
+        n_zeros = scatter_add.bind(fnp.zeros_like(x), indices, is_zero.astype(u.dtype),
+                                   axes=axes)
+        no_other_zero = gather.bind(n_zeros, indices, axes=axes) == is_zero
+        others = fnp.where(no_other_zero, product / nonzero, 0)
+        t_out = add_tangents(t_out, x * scatter_add.bind(fnp.zeros_like(x), indices,
+                                                          others * du, axes=axes))
+    return out, t_out
+
+
+def _scatter_extremum_jvp(primitive):
+    """scatter_min/max: the tangent of each output element is the mean of the
+    tangents of the values that tie for it (the operand's and the updates'):
+    ties split evenly, JAX's convention for max and min."""
+
+    def jvp(primals, tangents, *, axes):
+        from funcgrad.primitives.registry import fnp
+
+        (x, indices, u), (dx, _, du) = primals, tangents
+        out = primitive.bind(x, indices, u, axes=axes)
+        x_won = (x == out).astype(x.dtype)
+        u_won = (u == gather.bind(out, indices, axes=axes)).astype(x.dtype)
+        # Dropped (out-of-range) updates do not count: scatter_add drops them too.
+        n_won = x_won + scatter_add.bind(fnp.zeros_like(x), indices, u_won, axes=axes)
+        t_out = Zero(tangent_aval(abstractify(out)))
+        if not isinstance(dx, Zero):
+            t_out = dx * (x_won / n_won)
+        if not isinstance(du, Zero):
+            # A dropped update reads 0 winners back from an empty operand.
+            share = u_won / fnp.maximum(gather.bind(n_won, indices, axes=axes), 1)
+            t_out = add_tangents(t_out, scatter_add.bind(fnp.zeros_like(x), indices, share * du,
+                                                         axes=axes))
+        return out, t_out
+
+    return jvp
+
+
+def _dynamic_slice_transpose(ct, operand, *starts, slice_sizes):
+    return [dynamic_update_slice.bind(zeros(operand.aval), ct, *starts)] + [None] * len(starts)
+
+
+def _dynamic_update_slice_transpose(ct, operand, update, *starts):
+    t_operand = t_update = None
+    if is_linear(operand):  # the updated window did not reach the output
+        t_operand = dynamic_update_slice.bind(ct, zeros(aval_of(update)), *starts)
+    if is_linear(update):
+        t_update = dynamic_slice.bind(ct, *starts, slice_sizes=update.aval.shape)
+    return [t_operand, t_update] + [None] * len(starts)
+
+
+gather.jvp, gather.transpose = _linear_in(gather, (0,)), _gather_transpose
+scatter.jvp, scatter.transpose = _linear_in(scatter, (0, 2)), _scatter_transpose
+scatter_add.jvp, scatter_add.transpose = _linear_in(scatter_add, (0, 2)), _scatter_add_transpose
+scatter_mul.jvp = _scatter_mul_jvp
+scatter_min.jvp, scatter_max.jvp = _scatter_extremum_jvp(scatter_min), _scatter_extremum_jvp(
+    scatter_max)
+dynamic_slice.jvp, dynamic_slice.transpose = _linear_in(dynamic_slice, (0,)), _dynamic_slice_transpose
+dynamic_update_slice.jvp = _linear_in(dynamic_update_slice, (0, 1))
+dynamic_update_slice.transpose = _dynamic_update_slice_transpose

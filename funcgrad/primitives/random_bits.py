@@ -18,6 +18,7 @@ import numpy as np
 from funcgrad.errors import DtypeError, ShapeError
 from funcgrad.ir import AbstractArray
 from funcgrad.primitives.registry import primitive
+from funcgrad.transforms.tangents import Zero, aval_of, tangent_aval
 
 ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))  # alternate between the two every 4 rounds
 KEY_PARITY = 0x1BD11BDA  # Skein's key-schedule constant
@@ -51,3 +52,12 @@ def threefry2x32(xp, key0, key1, x0, x1):
         x0 += keys[(i + 1) % 3]
         x1 += keys[(i + 2) % 3] + xp.uint32(i + 1)
     return x0.reshape(shape), x1.reshape(shape)
+
+
+def _threefry_jvp(primals, tangents):
+    """Integer bits: no tangent."""
+    outs = threefry2x32.bind(*primals)
+    return outs, [Zero(tangent_aval(aval_of(o))) for o in outs]
+
+
+threefry2x32.jvp = _threefry_jvp

@@ -7,6 +7,14 @@ is int64).  Each row names the NumPy ufunc whose loops define the dtypes the
 primitive accepts and whose identity says whether an empty reduction is
 defined.
 
+Derivatives (rules at the end): ``reduce_sum`` and ``cumsum`` are linear.
+Ties in ``reduce_max``/``reduce_min`` share the derivative evenly (JAX's
+convention), and so do ties in ``cummax``/``cummin`` among the elements equal
+to the running value so far (where the value is NaN, so is the derivative).
+The derivatives of ``reduce_prod`` and ``cumprod`` are exact where the
+operand holds zeros: they multiply the other elements instead of dividing
+the product.  Boolean and index results have no tangent.
+
 Example:
     >>> x = np.arange(6, dtype=np.int32).reshape(2, 3)
     >>> reduce_sum.impl(np, x, axes=(1,))
@@ -21,15 +29,26 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from funcgrad.errors import AxisError, DtypeError, ShapeError
-from funcgrad.ir import AbstractArray
+from funcgrad.ir import AbstractArray, Literal, abstractify
+from funcgrad.primitives import elementwise as ew
 from funcgrad.primitives.elementwise import _loop_out_dtype
 from funcgrad.primitives.registry import Primitive, primitive
+from funcgrad.primitives.structural import (
+    broadcast_in_dim,
+    convert_element_type,
+    pad,
+    reshape,
+    transpose,
+)
+from funcgrad.transforms.tangents import Zero, linear_jvp, tangent_aval
 
 
 @dataclass(frozen=True)
@@ -154,3 +173,151 @@ def argmax(xp, x, *, axis, index_dtype):
 def argmin(xp, x, *, axis, index_dtype):
     """Index of the first minimum along ``axis`` (NaN counts as the minimum)."""
     return xp.argmin(x, axis=axis).astype(index_dtype, copy=False)
+
+
+# ---------------------------------------------------------------- derivative rules
+# reduce_sum and cumsum are linear.  The other rules apply linear operations to
+# the tangent (a product with a factor computed from the primals, reduce_sum,
+# shifts, the linear recurrence below), so reverse mode can transpose them.
+
+
+def _bind(name: str, *args):
+    return ew.PRIMITIVE_OF_ROW[name].bind(*args)
+
+
+def _scalar(value, dtype: np.dtype) -> Literal:
+    return Literal(np.array(value, dtype)[()], AbstractArray((), np.dtype(dtype)))
+
+
+def _as(mask, dtype: np.dtype):
+    return convert_element_type.bind(mask, new_dtype=dtype)
+
+
+def _kept(ndim: int, axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(d for d in range(ndim) if d not in axes)
+
+
+def _expand(y, shape: tuple[int, ...], axes: tuple[int, ...]):
+    """``y``, reduced over ``axes``, broadcast back to ``shape``."""
+    return broadcast_in_dim.bind(y, shape=shape, broadcast_dimensions=_kept(len(shape), axes))
+
+
+def _shift(x, axis: int, by: int, fill):
+    """``x`` moved ``by`` places along ``axis`` (towards the end if positive), ``fill`` entering."""
+    config = tuple((by, -by, 0) if d == axis else (0, 0, 0) for d in range(abstractify(x).ndim))
+    return pad.bind(x, _scalar(fill, abstractify(x).dtype), padding_config=config)
+
+
+def linear_recurrence(a: Any, b: Any, axis: int, reverse: bool = False) -> Any:
+    """``h[i] = a[i] * h[i-1] + b[i]`` along ``axis`` (from the end if
+    ``reverse``), with ``h`` zero before the start; linear in ``b``.
+
+    Recursive doubling (Hillis-Steele): after a step of offset ``d`` each
+    ``b[i]`` holds the recurrence over the window ``(i - 2d, i]`` and ``a[i]``
+    the product of ``a`` over it, so ``ceil(log2 n)`` steps of shifts, products
+    and sums suffice.  Exact when ``a`` holds zeros (no division).
+
+    Example:
+        >>> linear_recurrence(np.array([5.0, 2.0, 0.0, 3.0]), np.ones(4), axis=0)
+        array([1., 3., 1., 4.])
+    """
+    n, sign, d = abstractify(a).shape[axis], -1 if reverse else 1, 1
+    while d < n:
+        b = _bind("add", b, _bind("mul", a, _shift(b, axis, sign * d, 0)))
+        if 2 * d < n:
+            a = _bind("mul", a, _shift(a, axis, sign * d, 1))
+        d *= 2
+    return b
+
+
+def _reduce_sum_transpose(ct, x, *, axes):
+    return [_expand(ct, x.aval.shape, axes)]
+
+
+def _reduce_chosen_jvp(primitive: Primitive):
+    """reduce_max/min: the tangent of the chosen element; ties share it evenly (as JAX)."""
+
+    def jvp(primals, tangents, *, axes):
+        (x,), (t,) = primals, tangents
+        ans = primitive.bind(x, axes=axes)
+        dtype = abstractify(x).dtype
+        chosen = _as(_bind("eq", x, _expand(ans, abstractify(x).shape, axes)), dtype)
+        count = reduce_sum.bind(chosen, axes=axes)
+        return ans, _bind("div", reduce_sum.bind(_bind("mul", t, chosen), axes=axes), count)
+
+    return jvp
+
+
+def _product_of_others(x, axes: tuple[int, ...]):
+    """For each element of ``x``, the product of the other elements of its
+    reduction over ``axes``: the products before and after it along the
+    flattened axes, so no division (exact with zeros)."""
+    shape = abstractify(x).shape
+    order = _kept(len(shape), axes) + axes
+    moved = tuple(shape[d] for d in order)
+    last = len(order) - len(axes)
+    rows = reshape.bind(transpose.bind(x, permutation=order),
+                        new_sizes=moved[:last] + (math.prod(moved[last:]),))
+    before = cumprod.bind(_shift(rows, last, 1, 1), axis=last, reverse=False)
+    after = cumprod.bind(_shift(rows, last, -1, 1), axis=last, reverse=True)
+    others = reshape.bind(_bind("mul", before, after), new_sizes=moved)
+    return transpose.bind(others, permutation=tuple(sorted(range(len(order)), key=order.__getitem__)))
+
+
+def _reduce_prod_jvp(primals, tangents, *, axes):
+    (x,), (t,) = primals, tangents
+    ans = reduce_prod.bind(x, axes=axes)
+    return ans, reduce_sum.bind(_bind("mul", t, _product_of_others(x, axes)), axes=axes)
+
+
+def _cumsum_transpose(ct, x, *, axis, reverse):
+    return [cumsum.bind(ct, axis=axis, reverse=not reverse)]
+
+
+def _cumprod_jvp(primals, tangents, *, axis, reverse):
+    # y[i] = y[i-1] x[i], so dy[i] = x[i] dy[i-1] + y[i-1] dx[i].
+    (x,), (t,) = primals, tangents
+    ans = cumprod.bind(x, axis=axis, reverse=reverse)
+    before = _shift(ans, axis, -1 if reverse else 1, 1)
+    return ans, linear_recurrence(x, _bind("mul", t, before), axis, reverse)
+
+
+def _cum_chosen_jvp(primitive: Primitive):
+    """cummax/cummin: the running value's tangent is the mean tangent of the
+    elements equal to it so far (ties share evenly, as reduce_max).  Those
+    lie in the current run of equal running values, so a recurrence that
+    restarts (``a = 0``) where the running value changes sums them."""
+
+    def jvp(primals, tangents, *, axis, reverse):
+        (x,), (t,) = primals, tangents
+        ans = primitive.bind(x, axis=axis, reverse=reverse)
+        dtype = abstractify(x).dtype
+        chosen = _as(_bind("eq", x, ans), dtype)
+        same_run = _as(_bind("eq", ans, _shift(ans, axis, -1 if reverse else 1, 0)), dtype)
+        count = linear_recurrence(same_run, chosen, axis, reverse)
+        total = linear_recurrence(same_run, _bind("mul", t, chosen), axis, reverse)
+        return ans, _bind("div", total, count)
+
+    return jvp
+
+
+def _zero_jvp(primitive: Primitive):
+    """Boolean and integer results (any, all, argmax): no tangent."""
+
+    def jvp(primals, tangents, **params):
+        out = primitive.bind(*primals, **params)
+        return out, Zero(tangent_aval(abstractify(out)))
+
+    return jvp
+
+
+for _primitive in (reduce_sum, cumsum):
+    _primitive.jvp = linear_jvp(_primitive)
+reduce_sum.transpose = _reduce_sum_transpose
+cumsum.transpose = _cumsum_transpose
+reduce_max.jvp, reduce_min.jvp = _reduce_chosen_jvp(reduce_max), _reduce_chosen_jvp(reduce_min)
+reduce_prod.jvp = _reduce_prod_jvp
+cumprod.jvp = _cumprod_jvp
+cummax.jvp, cummin.jvp = _cum_chosen_jvp(cummax), _cum_chosen_jvp(cummin)
+for _primitive in (reduce_and, reduce_or, argmax, argmin):
+    _primitive.jvp = _zero_jvp(_primitive)

@@ -43,6 +43,8 @@ class Primitive:
         self.transpose: Callable | None = None
         self.batch: Callable | None = None
         self.lowerings: dict[str, Callable] = {}
+        # What to tell a user whose reverse-mode derivative needs a missing transpose.
+        self.reverse_mode_fix: str = "use forward mode (fg.jvp, fg.jacfwd)"
         PRIMITIVES[name] = self
 
     def bind(self, *args: Any, **params: Any) -> Any:

@@ -308,6 +308,12 @@ def _sub(a, b):
     return PRIMITIVE_OF_ROW["sub"].bind(a, b)
 
 
+def _iota_jvp(primals, tangents, **params):
+    out = iota.bind(**params)
+    return out, Zero(tangent_aval(abstractify(out)))
+
+
+iota.jvp = _iota_jvp
 convert_element_type.jvp = _convert_jvp
 convert_element_type.transpose = _convert_transpose
 select.jvp = _select_jvp

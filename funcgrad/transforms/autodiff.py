@@ -202,7 +202,7 @@ def backward(lin: Linearized, cotangents: Sequence[Any]) -> list[Any]:
             continue
         if prim.transpose is None:
             raise MissingRuleError(f"{prim.name} has no transpose rule, so reverse mode cannot "
-                                   "pass through it", "use forward mode (fg.jvp, fg.jacfwd)")
+                                   "pass through it", prim.reverse_mode_fix)
         cts_out = [Zero(tangent_aval(v.aval)) if ct is None else ct
                    for v, ct in zip(eqn.outputs, cts_out)]
         args = [UndefinedPrimal(a.aval) if isinstance(a, Var) and a in unknown else
@@ -219,19 +219,23 @@ def backward(lin: Linearized, cotangents: Sequence[Any]) -> list[Any]:
 
 
 def _flatten_fun(fun: Callable, in_tree, *, has_aux: bool = False):
-    """``fun`` over flat leaves; ``store`` receives the output tree (and aux)."""
-    store: dict[str, Any] = {}
+    """``fun`` over flat leaves; ``store`` receives the output tree, and with
+    ``has_aux`` the aux tree: aux leaves are extra outputs (never differentiated),
+    so traced values in them come out of the trace as values."""
+    store: dict[str, Any] = {"aux_tree": None}
 
     def flat(*leaves):
         out = fun(*tree_unflatten(in_tree, leaves))
+        aux_leaves: list = []
         if has_aux:
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise ShapeError("has_aux=True: the function must return a pair (output, aux), "
                                  f"got {type(out).__name__}",
                                  "return (loss, aux) or call without has_aux")
-            out, store["aux"] = out
+            out, aux = out
+            aux_leaves, store["aux_tree"] = tree_flatten(aux)
         out_leaves, store["tree"] = tree_flatten(out)
-        return out_leaves
+        return out_leaves + aux_leaves
 
     return flat, store
 
@@ -318,23 +322,27 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
     """
     lin, in_tree, leaves, wrt, store = _linearize_pytree(fun, primals, has_aux=has_aux)
     out_tree = store["tree"]
+    n_out = out_tree.num_leaves
+    out_leaves, aux_leaves = lin.primal_out[:n_out], lin.primal_out[n_out:]
 
     def vjp_fun(cotangent):
         ct_leaves, tree = tree_flatten(cotangent)
         if tree != out_tree:
             raise ShapeError(f"vjp: the cotangent has structure {tree}, the output {out_tree}")
-        for ct, out in zip(ct_leaves, lin.primal_out):
+        for ct, out in zip(ct_leaves, out_leaves):
             c, o = abstractify(ct), abstractify(out)
             if c.shape != o.shape:
                 raise ShapeError(f"vjp: a cotangent of shape {c.shape} for an output of shape "
                                  f"{o.shape}")
-        cts = iter(backward(lin, ct_leaves))
+        cts = iter(backward(lin, ct_leaves + [Zero(tangent_aval(abstractify(a))) for a in aux_leaves]))
         grads = [instantiate(next(cts)) if w else zeros(tangent_aval(abstractify(x)))
                  for x, w in zip(leaves, wrt)]
         return tree_unflatten(in_tree, grads)
 
-    out = tree_unflatten(out_tree, lin.primal_out)
-    return (out, vjp_fun, store["aux"]) if has_aux else (out, vjp_fun)
+    out = tree_unflatten(out_tree, out_leaves)
+    if has_aux:
+        return out, vjp_fun, tree_unflatten(store["aux_tree"], aux_leaves)
+    return out, vjp_fun
 
 
 def _argnums_tuple(argnums: int | Sequence[int], n_args: int, name: str) -> tuple[int, ...]:

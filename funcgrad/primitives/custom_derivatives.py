@@ -1,0 +1,326 @@
+"""Primitives for user-defined derivatives and for rematerialization.
+
+Each keeps the user's function as a traced sub-IR in its params; values a
+function closes over are explicit operands after its arguments ("consts"), so
+every sub-IR depends on its inputs only.  The user's derivative rules are
+params too: Python callables over flat lists, called when a derivative is
+taken (so a rule may call the custom function itself).  The decorators over
+pytrees, which make these callables, are in
+``funcgrad.transforms.custom_derivatives``.
+
+- ``stop_gradient(x)``: the identity, whose derivative is zero.
+- ``custom_jvp_call(*args, *consts, fun, jvp, num_consts)``: ``fun(*args,
+  *consts)``.  Its JVP rule is ``jvp(args, tangents) -> (outs,
+  out_tangents)``, with the tangents of the inexact args and outputs only.
+- ``custom_vjp_call(*args, *consts, fun, fwd, num_consts)``: ``fun(*args,
+  *consts)``.  Its JVP rule runs ``fwd(args) -> (outs, residuals, bwd)`` and
+  applies ``custom_vjp_bwd`` to the tangents.
+- ``custom_vjp_bwd(*residuals, *tangents, bwd, num_res, ct_avals)``: the
+  linear map whose transpose is ``bwd(residuals, cts) -> cts`` (cotangents of
+  the inexact outputs in, of the inexact args out).  Applied forward
+  (``fg.jvp``) it transposes ``bwd``, which must then be linear in ``cts``.
+- ``checkpoint(*args, body)``: ``body(*args)``; its JVP rule gives the tangent
+  by ``checkpoint_linear``, which keeps only ``args`` as residuals and re-runs
+  ``body`` in the backward pass.
+- ``checkpoint_linear(*args, *tangents, body, wrt)``: the JVP of ``body`` at
+  ``args`` applied to the tangents of the inputs where ``wrt``.
+
+Over the arguments a custom rule gives the derivative; over the closed-over
+values (the consts) the function's own code is differentiated.
+
+Example:
+    >>> import numpy as np
+    >>> from funcgrad.trace import trace_to_ir
+    >>> body, _ = trace_to_ir(lambda x: [x * x], [np.zeros(2)])
+    >>> checkpoint.impl(np, np.array([1.0, 3.0]), body=body)
+    (array([1., 9.]),)
+    >>> checkpoint_linear.impl(np, np.array([1.0, 3.0]), np.ones(2), body=body, wrt=(True,))
+    (array([2., 6.]),)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from funcgrad.errors import DtypeError, ShapeError
+from funcgrad.ir import IR, AbstractArray, Var, abstractify
+from funcgrad.primitives.control_flow import _arrays
+from funcgrad.primitives.registry import primitive
+from funcgrad.trace import eval_eqns, eval_ir, trace_to_ir
+from funcgrad.transforms.autodiff import (
+    Linearized,
+    MissingRuleError,
+    _split,
+    backward,
+    jvp_eval,
+    linearize_ir,
+)
+from funcgrad.transforms.tangents import (
+    UndefinedPrimal,
+    Zero,
+    add_tangents,
+    has_tangent,
+    instantiate,
+    is_linear,
+    tangent_aval,
+)
+
+
+def _check_operands(name: str, got: Sequence[AbstractArray], expected: Sequence[AbstractArray]
+                    ) -> None:
+    """Operands must fit the sub-IR's inputs in shape and dtype (weak types may differ:
+    a derivative rule sees a weak literal's value, which is strong)."""
+    if len(got) != len(expected):
+        raise ShapeError(f"{name}: {len(got)} operands where the function takes {len(expected)}")
+    for i, (g, e) in enumerate(zip(got, expected)):
+        if g.shape != e.shape:
+            raise ShapeError(f"{name}: operand {i} is {g!r} where the function takes {e!r}")
+        if g.dtype != e.dtype:
+            raise DtypeError(f"{name}: operand {i} is {g!r} where the function takes {e!r}")
+
+
+def _run(xp, ir: IR, operands: Sequence[Any]) -> tuple:
+    return _arrays(xp, eval_ir(ir, *operands), ir.out_avals)
+
+
+def _with_zeros(avals: Sequence[AbstractArray], tangents: Sequence[Any]) -> list[Any]:
+    """Tangents of outputs of ``avals``: ``tangents`` for the inexact ones, in order; Zero for the others."""
+    given = iter(tangents)
+    return [next(given) if has_tangent(a) else Zero(tangent_aval(a)) for a in avals]
+
+
+def _inexact_tangents(avals: Sequence[AbstractArray], tangents: Sequence[Any]) -> list[Any]:
+    """The tangents of the inputs of ``avals`` that have one, as arrays."""
+    return [instantiate(t) for a, t in zip(avals, tangents) if has_tangent(a)]
+
+
+def _jvp_of(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[list, list]:
+    """The JVP of ``fun`` (a function of flat arrays), by tracing it."""
+    ir, consts = trace_to_ir(lambda *xs: list(fun(*xs)), primals)
+    return jvp_eval(ir, [*primals, *consts], [*tangents, *(Zero(tangent_aval(c.aval)) for c in consts)])
+
+
+def transpose_ir(ir: IR, args: Sequence[Any], cts: Sequence[Any]) -> list[Any]:
+    """The cotangents of the inputs of ``ir`` that are ``UndefinedPrimal`` in
+    ``args`` (``ir`` must be linear in them), given its outputs' ``cts``;
+    None for the other inputs, which are known values.
+
+    Example:
+        >>> import numpy as np
+        >>> from funcgrad.trace import trace_to_ir
+        >>> ir, _ = trace_to_ir(lambda w, x: [w * x], [np.zeros(2), np.zeros(2)])
+        >>> aval = ir.inputs[1].aval
+        >>> transpose_ir(ir, [np.array([2.0, 3.0]), UndefinedPrimal(aval)], [np.ones(2)])
+        [None, array([2., 3.])]
+    """
+    linear_inputs = [v for v, a in zip(ir.inputs, args) if is_linear(a)]
+    unknown = set(linear_inputs)
+    known_eqns, linear_eqns = _split(ir.eqns, unknown)
+    env = {v: a for v, a in zip(ir.inputs, args) if not is_linear(a)}
+    eval_eqns(known_eqns, env)
+    outs = [a if isinstance(a, Var) and a in unknown else Zero(tangent_aval(a.aval))
+            for a in ir.outputs]
+    in_cts = iter(backward(Linearized([], linear_inputs, outs, linear_eqns, env), cts))
+    return [next(in_cts) if is_linear(a) else None for a in args]
+
+
+def _closure_tangents(fun: IR, primals: Sequence[Any], tangents: Sequence[Any], num_args: int,
+                      out_tangents: list[Any]) -> list[Any]:
+    """``out_tangents`` plus the derivative along the consts' tangents, by
+    differentiating ``fun``'s own code (a custom rule covers the args only)."""
+    if all(isinstance(t, Zero) for t in tangents[num_args:]):
+        return out_tangents
+    arg_zeros = [Zero(tangent_aval(a)) for a in fun.in_avals[:num_args]]
+    _, extra = jvp_eval(fun, primals, arg_zeros + list(tangents[num_args:]))
+    return [add_tangents(a, b) for a, b in zip(out_tangents, extra)]
+
+
+# ---------------------------------------------------------------- stop_gradient
+
+
+@primitive("stop_gradient", lambda x: x)
+def stop_gradient(xp, x):
+    return x
+
+
+def _stop_gradient_jvp(primals, tangents):
+    (x,) = primals
+    return stop_gradient.bind(x), Zero(tangent_aval(abstractify(x)))
+
+
+stop_gradient.jvp = _stop_gradient_jvp
+
+
+# ---------------------------------------------------------------- custom_jvp
+
+
+def _call_aval(name: str):
+    def abstract_eval(*operands, fun: IR, **params):
+        _check_operands(name, operands, fun.in_avals)
+        return fun.out_avals
+
+    return abstract_eval
+
+
+@primitive("custom_jvp_call", _call_aval("custom_jvp_call"), multiple_results=True)
+def custom_jvp_call(xp, *operands, fun, jvp, num_consts):
+    return _run(xp, fun, operands)
+
+
+def _custom_jvp_call_jvp(primals, tangents, *, fun, jvp, num_consts):
+    num_args = len(fun.inputs) - num_consts
+    if all(isinstance(t, Zero) for t in tangents[:num_args]):  # only closed-over values vary
+        return jvp_eval(fun, primals, tangents)
+    outs, out_tangents = jvp(list(primals[:num_args]),
+                             _inexact_tangents(fun.in_avals, tangents[:num_args]))
+    out_tangents = _with_zeros(fun.out_avals, out_tangents)
+    return outs, _closure_tangents(fun, primals, tangents, num_args, out_tangents)
+
+
+custom_jvp_call.jvp = _custom_jvp_call_jvp
+
+
+# ---------------------------------------------------------------- custom_vjp
+
+
+@primitive("custom_vjp_call", _call_aval("custom_vjp_call"), multiple_results=True)
+def custom_vjp_call(xp, *operands, fun, fwd, num_consts):
+    return _run(xp, fun, operands)
+
+
+def _custom_vjp_call_jvp(primals, tangents, *, fun, fwd, num_consts):
+    num_args = len(fun.inputs) - num_consts
+    if all(isinstance(t, Zero) for t in tangents[:num_args]):
+        return jvp_eval(fun, primals, tangents)
+    outs, residuals, bwd = fwd(list(primals[:num_args]))
+    ct_avals = tuple(tangent_aval(a) for a in fun.out_avals if has_tangent(a))
+    linear = custom_vjp_bwd.bind(*residuals, *_inexact_tangents(fun.in_avals, tangents[:num_args]),
+                                 bwd=bwd, num_res=len(residuals), ct_avals=ct_avals)
+    out_tangents = _with_zeros(fun.out_avals, linear)
+    return outs, _closure_tangents(fun, primals, tangents, num_args, out_tangents)
+
+
+def _forward_map(*operands, bwd: Callable, num_res: int, ct_avals: tuple) -> list[Any]:
+    """The tangents of the outputs for the tangents of the args: ``bwd`` transposed."""
+    residuals = operands[:num_res]
+    ir, consts = trace_to_ir(lambda *xs: bwd(list(xs[:num_res]), list(xs[num_res:])),
+                             [*residuals, *ct_avals])
+    slots = [UndefinedPrimal(a) for a in ct_avals]
+    try:
+        cts = transpose_ir(ir, [*residuals, *slots, *consts], operands[num_res:])
+    except MissingRuleError as error:
+        nonlinear = error.args[0].split()[0]  # "<primitive> has no transpose rule ..."
+        raise MissingRuleError(
+            f"forward mode (fg.jvp, fg.linearize, fg.jacfwd) through a custom_vjp function "
+            f"transposes its bwd, which must then be linear in the cotangent; but {bwd.name} "
+            f"applies {nonlinear} to it",
+            "use reverse mode (fg.grad, fg.vjp, fg.jacrev), make bwd linear in the cotangent, "
+            "or define the derivative with fg.custom_jvp") from None
+    return [instantiate(c) for c in cts[num_res:num_res + len(ct_avals)]]
+
+
+@primitive("custom_vjp_bwd", lambda *operands, bwd, num_res, ct_avals: list(ct_avals),
+           multiple_results=True)
+def custom_vjp_bwd(xp, *operands, bwd, num_res, ct_avals):
+    return _arrays(xp, _forward_map(*operands, bwd=bwd, num_res=num_res, ct_avals=ct_avals),
+                   ct_avals)
+
+
+def _custom_vjp_bwd_jvp(primals, tangents, **params):
+    return _jvp_of(functools.partial(_forward_map, **params), primals, tangents)
+
+
+def _custom_vjp_bwd_transpose(cts, *operands, bwd, num_res, ct_avals):
+    in_cts = bwd(list(operands[:num_res]), [instantiate(c) for c in cts])
+    return [None] * num_res + [ct if is_linear(t) else None
+                               for ct, t in zip(in_cts, operands[num_res:])]
+
+
+custom_vjp_call.jvp = _custom_vjp_call_jvp
+custom_vjp_bwd.jvp = _custom_vjp_bwd_jvp
+custom_vjp_bwd.transpose = _custom_vjp_bwd_transpose
+
+
+# ---------------------------------------------------------------- checkpoint
+
+
+def _checkpoint_aval(*operands, body: IR):
+    _check_operands("checkpoint", operands, body.in_avals)
+    return body.out_avals
+
+
+@primitive("checkpoint", _checkpoint_aval, multiple_results=True)
+def checkpoint(xp, *operands, body):
+    return _run(xp, body, operands)
+
+
+def _checkpoint_linear_aval(*operands, body: IR, wrt: tuple[bool, ...]):
+    n = len(body.inputs)
+    _check_operands("checkpoint_linear", operands[:n], body.in_avals)
+    if len(wrt) != n:
+        raise ShapeError(f"checkpoint_linear: wrt has {len(wrt)} entries for {n} inputs")
+    _check_operands("checkpoint_linear", operands[n:],
+                    [tangent_aval(a) for a, w in zip(body.in_avals, wrt) if w])
+    return [tangent_aval(a) for a in body.out_avals if has_tangent(a)]
+
+
+def _tangent_map(*operands, body: IR, wrt: tuple[bool, ...]) -> list[Any]:
+    """The JVP of ``body`` at ``operands[:n]`` along the tangents ``operands[n:]``."""
+    n = len(body.inputs)
+    given = iter(operands[n:])
+    tangents = [next(given) if w else Zero(tangent_aval(a)) for a, w in zip(body.in_avals, wrt)]
+    _, out_tangents = jvp_eval(body, operands[:n], tangents)
+    return _inexact_tangents(body.out_avals, out_tangents)
+
+
+@primitive("checkpoint_linear", _checkpoint_linear_aval, multiple_results=True)
+def checkpoint_linear(xp, *operands, body, wrt):
+    return _arrays(xp, _tangent_map(*operands, body=body, wrt=wrt),
+                   _checkpoint_linear_aval(*map(abstractify, operands), body=body, wrt=wrt))
+
+
+def _checkpoint_jvp(primals, tangents, *, body):
+    outs = checkpoint.bind(*primals, body=body)
+    wrt = tuple(not isinstance(t, Zero) for t in tangents)
+    linear = checkpoint_linear.bind(*primals, *(t for t in tangents if not isinstance(t, Zero)),
+                                    body=body, wrt=wrt)
+    return outs, _with_zeros(body.out_avals, linear)
+
+
+def _checkpoint_linear_jvp(primals, tangents, *, body, wrt):
+    # checkpoint_linear is a function like any other: checkpoint it, so that higher
+    # derivatives rematerialize too.
+    tangent_body, consts = trace_to_ir(functools.partial(_tangent_map, body=body, wrt=wrt), primals)
+    assert not consts  # body is closed
+    return _checkpoint_jvp(primals, tangents, body=tangent_body)
+
+
+def _checkpoint_linear_transpose(cts, *operands, body, wrt):
+    # Rematerialize: linearize the body at its inputs again, now, in the backward pass.
+    n = len(body.inputs)
+    given = iter(operands[n:])
+    linear = [is_linear(next(given)) if w else False for w in wrt]
+    lin = linearize_ir(body, operands[:n], linear)
+    in_cts = iter(backward(lin, _with_zeros(body.out_avals, cts)))
+    return [None] * n + [next(in_cts) if is_linear(t) else None for t in operands[n:]]
+
+
+checkpoint.jvp = _checkpoint_jvp
+checkpoint_linear.jvp = _checkpoint_linear_jvp
+checkpoint_linear.transpose = _checkpoint_linear_transpose
+
+
+# A call applied to tangents (a custom function inside a linear function) is linear
+# where its function is: transpose the function's own code.
+def _call_transpose(ir_param: str) -> Callable:
+    def transpose(cts, *operands, **params):
+        return transpose_ir(params[ir_param], operands, cts)
+
+    return transpose
+
+
+custom_jvp_call.transpose = _call_transpose("fun")
+custom_vjp_call.transpose = _call_transpose("fun")
+checkpoint.transpose = _call_transpose("body")
