@@ -187,7 +187,8 @@ class Builder:
         out_avals = primitive.abstract_eval(*[a.aval for a in inputs], **params)
         multiple = primitive.multiple_results
         outputs = [Var(aval) for aval in (out_avals if multiple else [out_avals])]
-        eqn = Eqn(primitive, inputs, outputs, params, user_location())
+        # The user's line, for error messages; a linear trace's equations are funcgrad's own.
+        eqn = Eqn(primitive, inputs, outputs, params, None if self.linear else user_location())
         self.eqns.append(eqn)
         for var in outputs:
             self.producers[var] = eqn

@@ -25,7 +25,7 @@ import numpy as np
 from funcgrad.errors import DtypeError, ShapeError
 from funcgrad.ir import AbstractArray, abstractify
 from funcgrad.primitives.registry import Primitive, fnp
-from funcgrad.transforms.tangents import Zero, add_tangents, has_tangent, is_linear, tangent_aval
+from funcgrad.transforms.tangents import Zero, has_tangent, is_linear, tangent_aval
 
 
 def _logistic(xp, x):
@@ -200,9 +200,9 @@ def _impl(row: Elementwise):
 def _jvp(row: Elementwise, primitive: Primitive):
     def jvp(primals, tangents):
         ans = primitive.bind(*primals)
-        out = Zero(tangent_aval(abstractify(ans)))
-        if row.derivative is NONDIFF or not has_tangent(out.aval):
-            return ans, out
+        if row.derivative is NONDIFF or not has_tangent(abstractify(ans)):
+            return ans, Zero(tangent_aval(abstractify(ans)))
+        out = None
         for tangent, partial in zip(tangents, row.derivative(ans, *primals)):
             if partial is None or isinstance(tangent, Zero):
                 continue
@@ -212,8 +212,8 @@ def _jvp(row: Elementwise, primitive: Primitive):
                 term = tangent if partial == 1 else PRIMITIVE_OF_ROW["neg"].bind(tangent)
             else:
                 term = PRIMITIVE_OF_ROW["mul"].bind(tangent, partial)
-            out = add_tangents(out, term)
-        return ans, out
+            out = term if out is None else PRIMITIVE_OF_ROW["add"].bind(out, term)
+        return ans, Zero(tangent_aval(abstractify(ans))) if out is None else out
 
     return jvp
 

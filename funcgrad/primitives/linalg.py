@@ -83,6 +83,11 @@ def dot_general(xp, lhs, rhs, *, dimension_numbers):
     """Contract ``lhs`` and ``rhs``: one batched ``matmul`` (BLAS for floats)."""
     (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
     lhs, rhs = xp.asarray(lhs), xp.asarray(rhs)
+    if not lhs_batch and len(lhs_contract) == 1 and lhs.ndim <= 2 and rhs.ndim <= 2:
+        # Matrices and vectors: one np.dot on transposed views (the common, small case).
+        lhs2 = lhs if lhs_contract[0] == lhs.ndim - 1 else lhs.T
+        rhs2 = rhs if rhs_contract[0] == 0 else rhs.T
+        return xp.dot(lhs2, rhs2)
     lhs_free = _free_dims(lhs.ndim, lhs_contract, lhs_batch)
     rhs_free = _free_dims(rhs.ndim, rhs_contract, rhs_batch)
     batch = [lhs.shape[d] for d in lhs_batch]

@@ -32,9 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from funcgrad import trace
 from funcgrad.errors import DtypeError, FuncgradError, ShapeError
 from funcgrad.ir import IR, AbstractArray, Eqn, Literal, Var, abstractify
-from funcgrad.trace import bind, eval_eqns, trace_to_ir
+from funcgrad.trace import Tracer, bind, eval_eqns, new_builder, trace_to_ir
 from funcgrad.transforms.tangents import (
     UndefinedPrimal,
     Zero,
@@ -60,7 +61,10 @@ def jvp_eval(ir: IR, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[l
     Returns the primal outputs and their tangents (``Zero`` where independent
     of the inputs' tangents).
     """
-    primal_env: dict[Var, Any] = dict(zip(ir.inputs, primals))
+    # Python scalars become NumPy scalars of the input's dtype, so rules can use .dtype.
+    primal_env: dict[Var, Any] = {
+        var: var.aval.dtype.type(p) if type(p) in (bool, int, float, complex) else p
+        for var, p in zip(ir.inputs, primals)}
     tangent_env: dict[Var, Any] = dict(zip(ir.inputs, tangents))
 
     def primal(atom):
@@ -86,10 +90,12 @@ def jvp_eval(ir: IR, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[l
             out, out_tangent = prim.jvp(values, in_tangents, **eqn.params)
             outs = out if prim.multiple_results else [out]
             out_tangents = out_tangent if prim.multiple_results else [out_tangent]
-            _check_tangents(prim, eqn.outputs, out_tangents)
+            if trace.CHECK_IR:
+                _check_tangents(prim, eqn.outputs, out_tangents)
         primal_env.update(zip(eqn.outputs, outs))
         tangent_env.update(zip(eqn.outputs, out_tangents))
-    return [primal(a) for a in ir.outputs], [tangent(a) for a in ir.outputs]
+    outs = [a.value if isinstance(a, Literal) else primal_env[a] for a in ir.outputs]
+    return outs, [tangent(a) for a in ir.outputs]
 
 
 def _check_tangents(prim, outputs: Sequence[Var], out_tangents: Sequence[Any]) -> None:
@@ -126,36 +132,25 @@ class Linearized:
 def linearize_ir(ir: IR, primals: Sequence[Any], wrt: Sequence[bool]) -> Linearized:
     """Linearize ``ir`` at ``primals`` with respect to the inputs where ``wrt``.
 
-    ``primals`` are arrays or tracers of an outer trace; whatever is computed
-    now (the primal outputs, the residuals) is computed by binding, so under
-    an outer trace it is recorded there.
+    The JVP runs under a *linear* builder, which records only the equations
+    that read a tangent (the linear part) and lets everything else be
+    computed at once by the enclosing context: on arrays, or recorded into an
+    outer trace when ``primals`` are its tracers.  That is partial evaluation
+    done while tracing; the values the linear part reads are its residuals.
     """
-    wrt_avals = [tangent_aval(abstractify(p)) for p, w in zip(primals, wrt) if w]
-    n = len(primals)
-
-    def jvp_fun(*args):
-        known, tangent_args = args[:n], iter(args[n:])
-        tangents = [next(tangent_args) if w else Zero(tangent_aval(abstractify(p)))
-                    for p, w in zip(known, wrt)]
-        outs, out_tangents = jvp_eval(ir, known, tangents)
-        return outs + [instantiate(t) for t in out_tangents]  # zeros stay in the primal part
-
-    jvp_ir, captured = trace_to_ir(jvp_fun, list(primals) + wrt_avals)
-    primal_vars, tangent_vars = jvp_ir.inputs[:n], jvp_ir.inputs[n:n + len(wrt_avals)]
-    unknown = set(tangent_vars)
-    known_eqns, linear_eqns = _split(jvp_ir.eqns, unknown)
-    env: dict[Var, Any] = dict(zip(primal_vars, primals))
-    env.update(zip(jvp_ir.inputs[n + len(wrt_avals):], captured))
-    eval_eqns(known_eqns, env)
-
-    def read(atom):
-        return atom.value if isinstance(atom, Literal) else env[atom]
-
-    n_out = len(ir.outputs)
-    primal_out = [read(a) for a in jvp_ir.outputs[:n_out]]
-    tangent_out = [a if isinstance(a, Var) and a in unknown else Zero(tangent_aval(a.aval))
-                   for a in jvp_ir.outputs[n_out:]]
-    return Linearized(primal_out, tangent_vars, tangent_out, linear_eqns, env)
+    with new_builder(linear=True) as builder:
+        tangent_inputs = [builder.new_input(tangent_aval(abstractify(p)))
+                          for p, w in zip(primals, wrt) if w]
+        given = iter(tangent_inputs)
+        tangents = [next(given) if w else Zero(tangent_aval(abstractify(p)))
+                    for p, w in zip(primals, wrt)]
+        primal_out, out_tangents = jvp_eval(ir, primals, tangents)
+        # A tangent that is not this builder's tracer does not depend on the inputs' tangents.
+        tangent_out = [t.variable if isinstance(t, Tracer) and t.builder is builder
+                       else Zero(tangent_aval(abstractify(t))) for t in out_tangents]
+    residuals = dict(zip(builder.captured_vars, builder.captured_tracers))
+    return Linearized(primal_out, [t.variable for t in tangent_inputs], tangent_out,
+                      builder.eqns, residuals)
 
 
 def _split(eqns: Sequence[Eqn], unknown: set[Var]) -> tuple[list[Eqn], list[Eqn]]:
