@@ -66,6 +66,37 @@ def _control_flow_samples():
     }
 
 
+def _custom_derivative_samples():
+    from funcgrad import numpy as fnp
+
+    vector = AbstractArray((3,), F64)
+    sin_times = _sub_ir(lambda x, y: [fnp.sin(x) * y], vector, vector)
+
+    # The rules over flat lists that funcgrad.transforms.custom_derivatives makes.
+    def sin_times_jvp(primals, tangents):
+        (x, y), (tx, ty) = primals, tangents
+        return [fnp.sin(x) * y], [fnp.cos(x) * y * tx + fnp.sin(x) * ty]
+
+    def sin_times_bwd(residuals, cts):
+        (cos_x, sin_x, y), (ct,) = residuals, cts
+        return [ct * cos_x * y, ct * sin_x]
+
+    def sin_times_fwd(primals):
+        x, y = primals
+        return [fnp.sin(x) * y], [fnp.cos(x), fnp.sin(x), y], sin_times_bwd
+
+    x, y = _floats(3), _floats(3)
+    return {
+        "stop_gradient": ([_ints(3)], {}),  # integers: its zero derivative is no finite difference
+        "custom_jvp_call": ([x, y], dict(fun=sin_times, jvp=sin_times_jvp, num_consts=0)),
+        "custom_vjp_call": ([x, y], dict(fun=sin_times, fwd=sin_times_fwd, num_consts=0)),
+        "custom_vjp_bwd": ([np.cos(x), np.sin(x), y, _floats(3), _floats(3)],
+                           dict(bwd=sin_times_bwd, num_res=3, ct_avals=(vector,))),
+        "checkpoint": ([x, y], dict(fun=sin_times)),
+        "checkpoint_linear": ([x, y, _floats(3), _floats(3)], dict(fun=sin_times, wrt=(True, True))),
+    }
+
+
 def samples() -> dict[str, tuple[list, dict]]:
     """``{primitive name: (operands, params)}`` for every primitive."""
     table = {row.name: (_elementwise_operands(row), {}) for row in TABLE}
@@ -114,4 +145,5 @@ def samples() -> dict[str, tuple[list, dict]]:
     for name in ("scatter", "scatter_add", "scatter_mul", "scatter_min", "scatter_max"):
         table[name] = ([x, _ints(4, 1, high=2), _floats(4, 3)], dict(axes=(0,)))
     table.update(_control_flow_samples())
+    table.update(_custom_derivative_samples())
     return table

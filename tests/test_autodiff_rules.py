@@ -26,6 +26,7 @@ LINEAR = {
     "transpose", "rev", "slice", "pad", "concatenate", "select", "reduce_sum", "cumsum",
     "dot_general", "conv_general_dilated", "gather", "scatter_add", "scatter", "dynamic_slice",
     "dynamic_update_slice", "triangular_solve", "cond", "scan",
+    "custom_jvp_call", "custom_vjp_call", "custom_vjp_bwd", "checkpoint", "checkpoint_linear",
 }
 
 

@@ -25,6 +25,8 @@ FAMILIES = {
     "convolution": {"conv_general_dilated"},
     "random_bits": {"threefry2x32"},
     "control_flow": {"cond", "while_loop", "scan"},
+    "custom_derivatives": {"stop_gradient", "custom_jvp_call", "custom_vjp_call", "custom_vjp_bwd",
+                           "checkpoint", "checkpoint_linear"},
 }
 SAMPLES = samples()
 

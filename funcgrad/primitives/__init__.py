@@ -11,6 +11,7 @@ Example:
 from funcgrad.primitives import (  # noqa: F401  (importing declares the primitives)
     control_flow,
     convolution,
+    custom_derivatives,
     elementwise,
     indexing,
     linalg,

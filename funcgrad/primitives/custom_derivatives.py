@@ -19,10 +19,10 @@ pytrees, which make these callables, are in
   linear map whose transpose is ``bwd(residuals, cts) -> cts`` (cotangents of
   the inexact outputs in, of the inexact args out).  Applied forward
   (``fg.jvp``) it transposes ``bwd``, which must then be linear in ``cts``.
-- ``checkpoint(*args, body)``: ``body(*args)``; its JVP rule gives the tangent
+- ``checkpoint(*args, fun)``: ``fun(*args)``; its JVP rule gives the tangent
   by ``checkpoint_linear``, which keeps only ``args`` as residuals and re-runs
-  ``body`` in the backward pass.
-- ``checkpoint_linear(*args, *tangents, body, wrt)``: the JVP of ``body`` at
+  ``fun`` in the backward pass.
+- ``checkpoint_linear(*args, *tangents, fun, wrt)``: the JVP of ``fun`` at
   ``args`` applied to the tangents of the inputs where ``wrt``.
 
 Over the arguments a custom rule gives the derivative; over the closed-over
@@ -31,10 +31,10 @@ values (the consts) the function's own code is differentiated.
 Example:
     >>> import numpy as np
     >>> from funcgrad.trace import trace_to_ir
-    >>> body, _ = trace_to_ir(lambda x: [x * x], [np.zeros(2)])
-    >>> checkpoint.impl(np, np.array([1.0, 3.0]), body=body)
+    >>> fun, _ = trace_to_ir(lambda x: [x * x], [np.zeros(2)])
+    >>> checkpoint.impl(np, np.array([1.0, 3.0]), fun=fun)
     (array([1., 9.]),)
-    >>> checkpoint_linear.impl(np, np.array([1.0, 3.0]), np.ones(2), body=body, wrt=(True,))
+    >>> checkpoint_linear.impl(np, np.array([1.0, 3.0]), np.ones(2), fun=fun, wrt=(True,))
     (array([2., 6.]),)
 """
 
@@ -89,6 +89,11 @@ def _with_zeros(avals: Sequence[AbstractArray], tangents: Sequence[Any]) -> list
     """Tangents of outputs of ``avals``: ``tangents`` for the inexact ones, in order; Zero for the others."""
     given = iter(tangents)
     return [next(given) if has_tangent(a) else Zero(tangent_aval(a)) for a in avals]
+
+
+def _tangent_avals(avals: Sequence[AbstractArray]) -> list[AbstractArray]:
+    """The types of the tangents of the inexact values of ``avals``."""
+    return [tangent_aval(a) for a in avals if has_tangent(a)]
 
 
 def _inexact_tangents(avals: Sequence[AbstractArray], tangents: Sequence[Any]) -> list[Any]:
@@ -195,7 +200,7 @@ def _custom_vjp_call_jvp(primals, tangents, *, fun, fwd, num_consts):
     if all(isinstance(t, Zero) for t in tangents[:num_args]):
         return jvp_eval(fun, primals, tangents)
     outs, residuals, bwd = fwd(list(primals[:num_args]))
-    ct_avals = tuple(tangent_aval(a) for a in fun.out_avals if has_tangent(a))
+    ct_avals = tuple(_tangent_avals(fun.out_avals))
     linear = custom_vjp_bwd.bind(*residuals, *_inexact_tangents(fun.in_avals, tangents[:num_args]),
                                  bwd=bwd, num_res=len(residuals), ct_avals=ct_avals)
     out_tangents = _with_zeros(fun.out_avals, linear)
@@ -246,64 +251,58 @@ custom_vjp_bwd.transpose = _custom_vjp_bwd_transpose
 # ---------------------------------------------------------------- checkpoint
 
 
-def _checkpoint_aval(*operands, body: IR):
-    _check_operands("checkpoint", operands, body.in_avals)
-    return body.out_avals
+@primitive("checkpoint", _call_aval("checkpoint"), multiple_results=True)
+def checkpoint(xp, *operands, fun):
+    return _run(xp, fun, operands)
 
 
-@primitive("checkpoint", _checkpoint_aval, multiple_results=True)
-def checkpoint(xp, *operands, body):
-    return _run(xp, body, operands)
-
-
-def _checkpoint_linear_aval(*operands, body: IR, wrt: tuple[bool, ...]):
-    n = len(body.inputs)
-    _check_operands("checkpoint_linear", operands[:n], body.in_avals)
+def _checkpoint_linear_aval(*operands, fun: IR, wrt: tuple[bool, ...]):
+    n = len(fun.inputs)
+    _check_operands("checkpoint_linear", operands[:n], fun.in_avals)
     if len(wrt) != n:
         raise ShapeError(f"checkpoint_linear: wrt has {len(wrt)} entries for {n} inputs")
     _check_operands("checkpoint_linear", operands[n:],
-                    [tangent_aval(a) for a, w in zip(body.in_avals, wrt) if w])
-    return [tangent_aval(a) for a in body.out_avals if has_tangent(a)]
+                    [tangent_aval(a) for a, w in zip(fun.in_avals, wrt) if w])
+    return _tangent_avals(fun.out_avals)
 
 
-def _tangent_map(*operands, body: IR, wrt: tuple[bool, ...]) -> list[Any]:
-    """The JVP of ``body`` at ``operands[:n]`` along the tangents ``operands[n:]``."""
-    n = len(body.inputs)
+def _tangent_map(*operands, fun: IR, wrt: tuple[bool, ...]) -> list[Any]:
+    """The JVP of ``fun`` at ``operands[:n]`` along the tangents ``operands[n:]``."""
+    n = len(fun.inputs)
     given = iter(operands[n:])
-    tangents = [next(given) if w else Zero(tangent_aval(a)) for a, w in zip(body.in_avals, wrt)]
-    _, out_tangents = jvp_eval(body, operands[:n], tangents)
-    return _inexact_tangents(body.out_avals, out_tangents)
+    tangents = [next(given) if w else Zero(tangent_aval(a)) for a, w in zip(fun.in_avals, wrt)]
+    _, out_tangents = jvp_eval(fun, operands[:n], tangents)
+    return _inexact_tangents(fun.out_avals, out_tangents)
 
 
 @primitive("checkpoint_linear", _checkpoint_linear_aval, multiple_results=True)
-def checkpoint_linear(xp, *operands, body, wrt):
-    return _arrays(xp, _tangent_map(*operands, body=body, wrt=wrt),
-                   _checkpoint_linear_aval(*map(abstractify, operands), body=body, wrt=wrt))
+def checkpoint_linear(xp, *operands, fun, wrt):
+    return _arrays(xp, _tangent_map(*operands, fun=fun, wrt=wrt), _tangent_avals(fun.out_avals))
 
 
-def _checkpoint_jvp(primals, tangents, *, body):
-    outs = checkpoint.bind(*primals, body=body)
+def _checkpoint_jvp(primals, tangents, *, fun):
+    outs = checkpoint.bind(*primals, fun=fun)
     wrt = tuple(not isinstance(t, Zero) for t in tangents)
     linear = checkpoint_linear.bind(*primals, *(t for t in tangents if not isinstance(t, Zero)),
-                                    body=body, wrt=wrt)
-    return outs, _with_zeros(body.out_avals, linear)
+                                    fun=fun, wrt=wrt)
+    return outs, _with_zeros(fun.out_avals, linear)
 
 
-def _checkpoint_linear_jvp(primals, tangents, *, body, wrt):
+def _checkpoint_linear_jvp(primals, tangents, *, fun, wrt):
     # checkpoint_linear is a function like any other: checkpoint it, so that higher
     # derivatives rematerialize too.
-    tangent_body, consts = trace_to_ir(functools.partial(_tangent_map, body=body, wrt=wrt), primals)
-    assert not consts  # body is closed
-    return _checkpoint_jvp(primals, tangents, body=tangent_body)
+    tangent_fun, consts = trace_to_ir(functools.partial(_tangent_map, fun=fun, wrt=wrt), primals)
+    assert not consts  # fun is closed
+    return _checkpoint_jvp(primals, tangents, fun=tangent_fun)
 
 
-def _checkpoint_linear_transpose(cts, *operands, body, wrt):
-    # Rematerialize: linearize the body at its inputs again, now, in the backward pass.
-    n = len(body.inputs)
+def _checkpoint_linear_transpose(cts, *operands, fun, wrt):
+    # Rematerialize: linearize fun at its inputs again, now, in the backward pass.
+    n = len(fun.inputs)
     given = iter(operands[n:])
     linear = [is_linear(next(given)) if w else False for w in wrt]
-    lin = linearize_ir(body, operands[:n], linear)
-    in_cts = iter(backward(lin, _with_zeros(body.out_avals, cts)))
+    lin = linearize_ir(fun, operands[:n], linear)
+    in_cts = iter(backward(lin, _with_zeros(fun.out_avals, cts)))
     return [None] * n + [next(in_cts) if is_linear(t) else None for t in operands[n:]]
 
 
@@ -314,13 +313,10 @@ checkpoint_linear.transpose = _checkpoint_linear_transpose
 
 # A call applied to tangents (a custom function inside a linear function) is linear
 # where its function is: transpose the function's own code.
-def _call_transpose(ir_param: str) -> Callable:
-    def transpose(cts, *operands, **params):
-        return transpose_ir(params[ir_param], operands, cts)
-
-    return transpose
+def _call_transpose(cts, *operands, fun, **params):
+    return transpose_ir(fun, operands, cts)
 
 
-custom_jvp_call.transpose = _call_transpose("fun")
-custom_vjp_call.transpose = _call_transpose("fun")
-checkpoint.transpose = _call_transpose("body")
+custom_jvp_call.transpose = _call_transpose
+custom_vjp_call.transpose = _call_transpose
+checkpoint.transpose = _call_transpose

@@ -13,13 +13,15 @@
 With ``nondiff_argnums``, those arguments are passed as they are (any Python
 value), to the rules first: ``jvp(*nondiff, primals, tangents)``,
 ``bwd(*nondiff, residuals, ct)``; ``fwd`` takes every argument.  The tangents
-(cotangents) of integer values are zeros of their dtype.  A custom function
-may close over traced values: the derivative with respect to those goes
-through the function's own code.
+(cotangents) of integer values are zeros of their dtype.
 
-The functions are traced (into the primitives of
+A custom function is traced (into a primitive of
 ``funcgrad.primitives.custom_derivatives``) only under a transform; called on
-arrays, outside any, they just run.
+arrays, outside any, it just runs.  Its rules run when a derivative is taken,
+so they may call the function itself.  The function may close over traced
+values: the derivative with respect to those goes through its own code.  A
+rule may close over values of enclosing transforms, but not over values
+computed by the function being differentiated (pass those as arguments).
 
 Example:
     >>> import funcgrad as fg, funcgrad.numpy as fnp, numpy as np
@@ -29,7 +31,7 @@ Example:
     >>> @log1pexp.defjvp
     ... def log1pexp_jvp(primals, tangents):
     ...     (x,), (t,) = primals, tangents
-    ...     return log1pexp(x), t * (1 - 1 / (1 + fnp.exp(x)))
+    ...     return log1pexp(x), t / (1 + fnp.exp(-x))
     >>> fg.grad(log1pexp)(100.0)
     np.float64(1.0)
 """
@@ -44,7 +46,13 @@ from typing import Any
 import numpy as np
 
 from funcgrad.control_flow import _avals, _leaf_paths
-from funcgrad.errors import DtypeError, EscapedTracerError, ShapeError, StructureError
+from funcgrad.errors import (
+    ConcretizationError,
+    DtypeError,
+    EscapedTracerError,
+    ShapeError,
+    StructureError,
+)
 from funcgrad.ir import AbstractArray, abstractify
 from funcgrad.numpy._core import convert
 from funcgrad.primitives import custom_derivatives as primitives
@@ -83,7 +91,7 @@ def _positional(fun: Callable, args: tuple, kwargs: dict) -> tuple:
     bound.apply_defaults()
     if bound.kwargs:
         raise TypeError(f"{_name(fun)}: keyword-only arguments {sorted(bound.kwargs)} cannot be "
-                        "passed to a custom_jvp/custom_vjp function; make them positional")
+                        "passed to a custom_jvp or custom_vjp function; make them positional")
     return bound.args
 
 
@@ -113,11 +121,10 @@ def _conform(name: str, what: str, value: Any, tree: PyTreeDef,
     leaves, got = tree_flatten(value)
     if got != tree:
         raise StructureError(f"{name}: {what} has the structure {got}, but {tree} is expected",
-                             "return the same containers (same keys, same lengths) as the "
-                             "function's output / the arguments")
-    paths = _leaf_paths(tree, what)
+                             "give it the structure of the value it stands for (the same "
+                             "containers, keys and lengths)")
     conformed = []
-    for leaf, aval, path in zip(leaves, avals, paths):
+    for leaf, aval, path in zip(leaves, avals, _leaf_paths(tree, what)):
         if aval is not None:
             (got_aval,) = _avals(name, [leaf], [path])
             if got_aval.shape != aval.shape or (got_aval.dtype != aval.dtype and not got_aval.weak_type):
@@ -125,7 +132,9 @@ def _conform(name: str, what: str, value: Any, tree: PyTreeDef,
                 raise error(f"{name}: {path} is {got_aval!r}, but {aval.strong()!r} is expected",
                             "give each leaf the shape and dtype of the value it stands for "
                             "(e.g. .astype(x.dtype))")
-            leaf = convert(leaf, aval.dtype, aval.weak_type)
+            if got_aval != aval:  # a Python scalar, or a weak type to adjust
+                leaf = (convert(leaf, aval.dtype, aval.weak_type) if isinstance(leaf, Tracer)
+                        else np.asarray(leaf, aval.dtype))
         conformed.append(leaf)
     return conformed
 
@@ -167,7 +176,8 @@ class _Rule:
 
 
 class _CustomFunction:
-    """What custom_jvp and custom_vjp share: a call traced into the IR of ``fun``."""
+    """What custom_jvp and custom_vjp share: a call traced into the IR of
+    ``fun``; each binds its primitive in ``_bind``, with its rules."""
 
     kind: str
 
@@ -185,9 +195,10 @@ class _CustomFunction:
         static = _nondiff(args, self.nondiff_argnums, self.name)
         nondiff_args = [args[i] for i in static]
         if any(isinstance(leaf, Tracer) for leaf in tree_flatten(nondiff_args)[0]):
-            raise DtypeError(f"{self.name}: an argument in nondiff_argnums {static} is a traced "
-                             "value; nondiff_argnums are for values known while tracing",
-                             "pass it as a differentiable argument (its cotangent may be None)")
+            raise ConcretizationError(
+                f"{self.name}: an argument in nondiff_argnums {static} is a traced value; "
+                "nondiff_argnums are for values known while tracing",
+                "pass it as a differentiable argument (bwd may return None as its cotangent)")
         fun_ir, consts, in_tree, out_tree = trace_pytree(self.fun, args, static_argnums=static,
                                                          concrete=True)
         outs = self._bind(fun_ir, consts, _diff_leaves(args, static), in_tree, out_tree, args,
@@ -361,10 +372,10 @@ def checkpoint(fun: Callable | None = None, *, static_argnums: int | Sequence[in
     def checkpointed(*args: Any, **kwargs: Any) -> Any:
         if current_builder() is None:
             return fun(*args, **kwargs)
-        body, consts, _, out_tree = trace_pytree(functools.partial(fun, **kwargs), args,
-                                                 static_argnums=static_argnums, concrete=True)
-        static = {i % len(args) for i in static_argnums}
-        outs = primitives.checkpoint.bind(*_diff_leaves(args, tuple(static)), *consts, body=body)
+        fun_ir, consts, _, out_tree = trace_pytree(functools.partial(fun, **kwargs), args,
+                                                   static_argnums=static_argnums, concrete=True)
+        static = tuple({i % len(args) for i in static_argnums})
+        outs = primitives.checkpoint.bind(*_diff_leaves(args, static), *consts, fun=fun_ir)
         return tree_unflatten(out_tree, outs)
 
     return checkpointed
