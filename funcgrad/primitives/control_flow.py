@@ -57,12 +57,13 @@ from typing import Any
 import numpy as np
 
 from funcgrad.errors import DtypeError, ShapeError
-from funcgrad.ir import IR, AbstractArray, Eqn, Literal, Var, abstractify
+from funcgrad.ir import IR, AbstractArray, Literal, Var, abstractify
 from funcgrad.primitives.registry import primitive
 from funcgrad.primitives.structural import convert_element_type
 from funcgrad.trace import Tracer, eval_eqns, eval_ir, trace_to_ir
-from funcgrad.transforms.autodiff import Linearized, _split, backward, jvp_eval
+from funcgrad.transforms.autodiff import jvp_eval, prune, split_known, transpose_ir
 from funcgrad.transforms.tangents import (
+    UndefinedPrimal,
     Zero,
     add_tangents,
     instantiate,
@@ -216,16 +217,6 @@ def _trace(fun: Callable, avals: Sequence[AbstractArray]) -> IR:
     return ir
 
 
-def _prune(eqns: Sequence[Eqn], needed: set[Var]) -> list[Eqn]:
-    """The equations that the variables ``needed`` depend on."""
-    needed, kept = set(needed), []
-    for eqn in reversed(eqns):
-        if any(v in needed for v in eqn.outputs):
-            kept.append(eqn)
-            needed.update(a for a in eqn.inputs if isinstance(a, Var))
-    return kept[::-1]
-
-
 def _jvp_ir(ir: IR, groups: Sequence[int], nonzero: Sequence[bool], keep_primal: Sequence[bool],
             force: Sequence[bool]) -> tuple[IR, list[bool]]:
     """``ir``'s JVP as an IR, and which output tangents it returns.
@@ -259,16 +250,9 @@ def _jvp_ir(ir: IR, groups: Sequence[int], nonzero: Sequence[bool], keep_primal:
 def _transpose_ir(ir: IR, linear: Sequence[bool], known: Sequence[Any], cts: Sequence[Any]) -> list:
     """The cotangents of ``ir``'s inputs where ``linear`` (``ir`` is linear in
     them), given the values of its other inputs and its outputs' cotangents."""
-    linear_vars = _pick(ir.inputs, linear)
-    unknown = set(linear_vars)
-    known_eqns, linear_eqns = _split(ir.eqns, unknown)
-    residuals = {a for eqn in linear_eqns for a in eqn.inputs
-                 if isinstance(a, Var) and a not in unknown}
-    env = dict(zip(_pick(ir.inputs, linear, False), known))
-    eval_eqns(_prune(known_eqns, residuals), env)
-    tangent_out = [a if isinstance(a, Var) and a in unknown else Zero(tangent_aval(a.aval))
-                   for a in ir.outputs]
-    return backward(Linearized([], linear_vars, tangent_out, linear_eqns, env), cts)
+    values = iter(known)
+    args = [UndefinedPrimal(v.aval) if lin else next(values) for v, lin in zip(ir.inputs, linear)]
+    return [ct for ct, lin in zip(transpose_ir(ir, args, cts), linear) if lin]
 
 
 def _cond_jvp(primals, tangents, *, branches):
@@ -367,7 +351,7 @@ def _linear_carries(body: IR, linear: list[bool], num_consts: int, num_carry: in
     carry = slice(num_consts, num_consts + num_carry)
     while True:
         unknown = set(_pick(body.inputs, linear))
-        _split(body.eqns, unknown)
+        split_known(body.eqns, unknown)
         grown = [lin or (isinstance(a, Var) and a in unknown)
                  for lin, a in zip(linear[carry], body.outputs[:num_carry])]
         if grown == linear[carry]:
@@ -391,7 +375,7 @@ def _scan_transpose(cts, *operands, body, num_consts, num_carry, length, reverse
     def known_step(*args):
         env = dict(zip(_pick(body.inputs, linear, False), args))
         outs = _pick(body.outputs[:num_carry], lin_carry, False)
-        eval_eqns(_prune(body.eqns, {a for a in outs if isinstance(a, Var)}), env)
+        eval_eqns(prune(body.eqns, {a for a in outs if isinstance(a, Var)}), env)
         return [a if isinstance(a, Literal) else env[a] for a in outs] + list(args[n_kc:n_kc + n_kcarry])
 
     stacked = []

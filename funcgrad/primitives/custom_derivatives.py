@@ -45,17 +45,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from funcgrad.errors import DtypeError, ShapeError
-from funcgrad.ir import IR, AbstractArray, Var, abstractify
+from funcgrad.ir import IR, AbstractArray, abstractify
 from funcgrad.primitives.control_flow import _arrays
 from funcgrad.primitives.registry import primitive
-from funcgrad.trace import eval_eqns, eval_ir, trace_to_ir
+from funcgrad.trace import eval_ir, trace_to_ir
 from funcgrad.transforms.autodiff import (
-    Linearized,
     MissingRuleError,
-    _split,
     backward,
     jvp_eval,
     linearize_ir,
+    transpose_ir,
 )
 from funcgrad.transforms.tangents import (
     UndefinedPrimal,
@@ -105,30 +104,6 @@ def _jvp_of(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> t
     """The JVP of ``fun`` (a function of flat arrays), by tracing it."""
     ir, consts = trace_to_ir(lambda *xs: list(fun(*xs)), primals)
     return jvp_eval(ir, [*primals, *consts], [*tangents, *(Zero(tangent_aval(c.aval)) for c in consts)])
-
-
-def transpose_ir(ir: IR, args: Sequence[Any], cts: Sequence[Any]) -> list[Any]:
-    """The cotangents of the inputs of ``ir`` that are ``UndefinedPrimal`` in
-    ``args`` (``ir`` must be linear in them), given its outputs' ``cts``;
-    None for the other inputs, which are known values.
-
-    Example:
-        >>> import numpy as np
-        >>> from funcgrad.trace import trace_to_ir
-        >>> ir, _ = trace_to_ir(lambda w, x: [w * x], [np.zeros(2), np.zeros(2)])
-        >>> aval = ir.inputs[1].aval
-        >>> transpose_ir(ir, [np.array([2.0, 3.0]), UndefinedPrimal(aval)], [np.ones(2)])
-        [None, array([2., 3.])]
-    """
-    linear_inputs = [v for v, a in zip(ir.inputs, args) if is_linear(a)]
-    unknown = set(linear_inputs)
-    known_eqns, linear_eqns = _split(ir.eqns, unknown)
-    env = {v: a for v, a in zip(ir.inputs, args) if not is_linear(a)}
-    eval_eqns(known_eqns, env)
-    outs = [a if isinstance(a, Var) and a in unknown else Zero(tangent_aval(a.aval))
-            for a in ir.outputs]
-    in_cts = iter(backward(Linearized([], linear_inputs, outs, linear_eqns, env), cts))
-    return [next(in_cts) if is_linear(a) else None for a in args]
 
 
 def _closure_tangents(fun: IR, primals: Sequence[Any], tangents: Sequence[Any], num_args: int,

@@ -64,8 +64,11 @@ LN2, LN10 = math.log(2.0), math.log(10.0)
 
 
 def _balanced(x, y, chosen):
-    """JAX's convention for max/min: ties split the derivative evenly."""
-    return fnp.where(x == chosen, fnp.where(y == chosen, 0.5, 1.0), 0.0).astype(x.dtype)
+    """JAX's convention for max/min: ties split the derivative evenly.  A thunk,
+    since often only one operand has a tangent (``maximum(h, 0.0)``)."""
+    one, half = x.dtype.type(1.0), x.dtype.type(0.5)
+    # Masks times constants: a select on a random mask is several times slower.
+    return lambda: (x == chosen) * (one - half * (y == chosen))
 
 
 def _pow_partials(ans, x, y):
@@ -86,7 +89,7 @@ TABLE = [
     Elementwise("max", np.maximum, lambda ans, x, y: (_balanced(x, y, ans), _balanced(y, x, ans))),
     Elementwise("min", np.minimum, lambda ans, x, y: (_balanced(x, y, ans), _balanced(y, x, ans))),
     Elementwise("neg", np.negative, lambda ans, x: (-1,)),
-    Elementwise("abs", np.absolute, lambda ans, x: (fnp.where(x >= 0, 1.0, -1.0).astype(x.dtype),)),
+    Elementwise("abs", np.absolute, lambda ans, x: (x.dtype.type(1) - x.dtype.type(2) * (x < 0),)),
     Elementwise("sign", np.sign, NONDIFF),
     Elementwise("square", np.square, lambda ans, x: (2 * x,)),
     Elementwise("reciprocal", np.reciprocal, lambda ans, x: (-ans * ans,)),

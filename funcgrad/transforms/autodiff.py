@@ -153,7 +153,7 @@ def linearize_ir(ir: IR, primals: Sequence[Any], wrt: Sequence[bool]) -> Lineari
                       builder.eqns, residuals)
 
 
-def _split(eqns: Sequence[Eqn], unknown: set[Var]) -> tuple[list[Eqn], list[Eqn]]:
+def split_known(eqns: Sequence[Eqn], unknown: set[Var]) -> tuple[list[Eqn], list[Eqn]]:
     """Partial evaluation: the equations that read none of the ``unknown``
     variables (known now), and those that do (``unknown`` grows with their
     outputs)."""
@@ -167,11 +167,45 @@ def _split(eqns: Sequence[Eqn], unknown: set[Var]) -> tuple[list[Eqn], list[Eqn]
     return known, linear
 
 
+def prune(eqns: Sequence[Eqn], needed: set[Var]) -> list[Eqn]:
+    """Dead-code elimination: the equations that the variables ``needed`` depend on."""
+    needed, kept = set(needed), []
+    for eqn in reversed(eqns):
+        if any(v in needed for v in eqn.outputs):
+            kept.append(eqn)
+            needed.update(a for a in eqn.inputs if isinstance(a, Var))
+    return kept[::-1]
+
+
+def transpose_ir(ir: IR, args: Sequence[Any], cts: Sequence[Any]) -> list[Any]:
+    """The cotangents of the inputs of ``ir`` that are ``UndefinedPrimal`` in
+    ``args`` (``ir`` must be linear in them), given its outputs' ``cts``;
+    None for the other inputs, which are known values.
+
+    Example:
+        >>> from funcgrad.trace import trace_to_ir
+        >>> ir, _ = trace_to_ir(lambda w, x: [w * x], [np.zeros(2), np.zeros(2)])
+        >>> aval = ir.inputs[1].aval
+        >>> transpose_ir(ir, [np.array([2.0, 3.0]), UndefinedPrimal(aval)], [np.ones(2)])
+        [None, array([2., 3.])]
+    """
+    linear_inputs = [v for v, a in zip(ir.inputs, args) if isinstance(a, UndefinedPrimal)]
+    unknown = set(linear_inputs)
+    known_eqns, linear_eqns = split_known(ir.eqns, unknown)
+    residuals = {a for eqn in linear_eqns for a in eqn.inputs if isinstance(a, Var) and a not in unknown}
+    env = {v: a for v, a in zip(ir.inputs, args) if not isinstance(a, UndefinedPrimal)}
+    eval_eqns(prune(known_eqns, residuals), env)
+    outs = [a if isinstance(a, Var) and a in unknown else Zero(tangent_aval(a.aval))
+            for a in ir.outputs]
+    in_cts = iter(backward(Linearized([], linear_inputs, outs, linear_eqns, env), cts))
+    return [next(in_cts) if isinstance(a, UndefinedPrimal) else None for a in args]
+
+
 def forward_linear(lin: Linearized, tangents: Sequence[Any]) -> list[Any]:
     """Apply the linear map: the output tangents for these input tangents."""
     env = dict(lin.residuals)
     env.update(zip(lin.tangent_in, tangents))
-    eval_eqns(lin.linear_eqns, env)
+    eval_eqns(prune(lin.linear_eqns, {t for t in lin.tangent_out if isinstance(t, Var)}), env)
     return [instantiate(t) if isinstance(t, Zero) else env[t] for t in lin.tangent_out]
 
 
@@ -434,20 +468,14 @@ def linear_transpose(fun: Callable, *primals: Any) -> Callable:
                [1., 2., 3.]]),)
     """
     leaves, in_tree = tree_flatten(primals)
-    avals = [abstractify(x) for x in leaves]
+    avals = [tangent_aval(abstractify(x)) for x in leaves]
     flat, _ = _flatten_fun(fun, in_tree)
-    ir, captured = trace_to_ir(flat, [tangent_aval(a) for a in avals])
-    unknown = set(ir.inputs[:len(avals)])
-    known_eqns, linear_eqns = _split(ir.eqns, unknown)
-    env = dict(zip(ir.inputs[len(avals):], captured))
-    eval_eqns(known_eqns, env)
-    tangent_out = [a if isinstance(a, Var) and a in unknown else Zero(tangent_aval(a.aval))
-                   for a in ir.outputs]
-    lin = Linearized([], list(ir.inputs[:len(avals)]), tangent_out, linear_eqns, env)
+    ir, captured = trace_to_ir(flat, avals)
+    args = [UndefinedPrimal(a) for a in avals] + list(captured)
 
     def transposed(cotangent):
-        ct_leaves = tree_flatten(cotangent)[0]
-        return tree_unflatten(in_tree, [instantiate(c) for c in backward(lin, ct_leaves)])
+        cts = transpose_ir(ir, args, tree_flatten(cotangent)[0])[:len(avals)]
+        return tree_unflatten(in_tree, [instantiate(c) for c in cts])
 
     return transposed
 
