@@ -25,6 +25,7 @@ from funcgrad.transforms.autodiff import (
     value_and_grad,
     vjp,
 )
+from funcgrad.transforms.batching import vmap
 from funcgrad.transforms.custom_derivatives import checkpoint, custom_jvp, custom_vjp, stop_gradient
 from funcgrad.tree import (
     register_pytree_node,
@@ -41,7 +42,7 @@ __all__ = [
     "IR", "AbstractArray", "ConcretizationError", "checkpoint", "cond", "custom_jvp", "custom_vjp",
     "errors", "eval_ir", "fori_loop",
     "grad", "hessian", "jacfwd", "jacrev", "jvp", "linear_transpose", "linearize", "make_ir",
-    "map", "numpy", "scan", "stop_gradient", "switch", "value_and_grad", "vjp", "while_loop",
+    "map", "numpy", "scan", "stop_gradient", "switch", "value_and_grad", "vjp", "vmap", "while_loop",
     "primitives", "register_pytree_node", "tree", "tree_flatten", "tree_leaves", "tree_map",
     "tree_structure", "tree_unflatten",
 ]

@@ -25,6 +25,7 @@ import numpy as np
 from funcgrad.errors import DtypeError, ShapeError
 from funcgrad.ir import AbstractArray, abstractify
 from funcgrad.primitives.registry import Primitive, fnp
+from funcgrad.transforms.batch_dims import elementwise_batch
 from funcgrad.transforms.tangents import Zero, has_tangent, is_linear, tangent_aval
 
 
@@ -226,6 +227,7 @@ PRIMITIVE_OF_ROW: dict[str, Primitive] = {
 }
 for _row in TABLE:
     PRIMITIVE_OF_ROW[_row.name].jvp = _jvp(_row, PRIMITIVE_OF_ROW[_row.name])
+    PRIMITIVE_OF_ROW[_row.name].batch = elementwise_batch(PRIMITIVE_OF_ROW[_row.name])
 
 
 def _only_linear(*cts_and_args):

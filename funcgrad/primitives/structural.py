@@ -20,6 +20,13 @@ import numpy as np
 from funcgrad.errors import AxisError, DtypeError, ShapeError
 from funcgrad.ir import AbstractArray, Literal, abstractify
 from funcgrad.primitives.registry import primitive
+from funcgrad.transforms.batch_dims import (
+    all_at_front,
+    at_front,
+    elementwise_batch,
+    moveaxis_to,
+    shift_axes,
+)
 from funcgrad.transforms.tangents import (
     Zero,
     has_tangent,
@@ -324,3 +331,62 @@ for _primitive, _transpose in [(broadcast_in_dim, _broadcast_transpose),
                                (pad, _pad_transpose), (concatenate, _concatenate_transpose)]:
     _primitive.jvp = linear_jvp(_primitive)
     _primitive.transpose = _transpose
+
+
+# ---------------------------------------------------------------- batching rules
+# Each puts the batch dimension first (see funcgrad.transforms.batch_dims) and
+# shifts the params past it.
+
+
+def _broadcast_batch(ctx, args, dims, *, shape, broadcast_dimensions):
+    (x,), (d,) = args, dims
+    return broadcast_in_dim.bind(moveaxis_to(x, d, 0), shape=(ctx.size, *shape),
+                                 broadcast_dimensions=(0, *shift_axes(broadcast_dimensions))), 0
+
+
+def _reshape_batch(ctx, args, dims, *, new_sizes):
+    return reshape.bind(moveaxis_to(args[0], dims[0], 0), new_sizes=(ctx.size, *new_sizes)), 0
+
+
+def _transpose_batch(ctx, args, dims, *, permutation):
+    x = moveaxis_to(args[0], dims[0], 0)
+    return transpose.bind(x, permutation=(0, *shift_axes(permutation))), 0
+
+
+def _rev_batch(ctx, args, dims, *, dimensions):
+    return rev.bind(moveaxis_to(args[0], dims[0], 0), dimensions=shift_axes(dimensions)), 0
+
+
+def _slice_batch(ctx, args, dims, *, start_indices, limit_indices, strides):
+    x = moveaxis_to(args[0], dims[0], 0)
+    return slice_.bind(x, start_indices=(0, *start_indices), limit_indices=(ctx.size, *limit_indices),
+                       strides=(1, *strides)), 0
+
+
+def _pad_batch(ctx, args, dims, *, padding_config):
+    (x, value), (x_dim, value_dim) = args, dims
+    config = ((0, 0, 0), *padding_config)
+    x = at_front(x, x_dim, ctx.size)
+    if value_dim is None:
+        return pad.bind(x, value, padding_config=config), 0
+    # A batched padding value: pad with zeros, then select the value where padded.
+    dtype = ct_dtype(x)
+    padded = pad.bind(x, _zero_scalar(dtype), padding_config=config)
+    inside = pad.bind(broadcast_in_dim.bind(Literal(np.True_, AbstractArray((), np.dtype(bool))),
+                                            shape=ct_shape(x), broadcast_dimensions=()),
+                      Literal(np.False_, AbstractArray((), np.dtype(bool))), padding_config=config)
+    fill = broadcast_in_dim.bind(moveaxis_to(value, value_dim, 0), shape=ct_shape(padded),
+                                 broadcast_dimensions=(0,))
+    return select.bind(inside, padded, fill), 0
+
+
+def _concatenate_batch(ctx, args, dims, *, dimension):
+    return concatenate.bind(*all_at_front(args, dims, ctx.size), dimension=dimension + 1), 0
+
+
+for _primitive, _rule in [(broadcast_in_dim, _broadcast_batch), (reshape, _reshape_batch),
+                          (transpose, _transpose_batch), (rev, _rev_batch), (slice_, _slice_batch),
+                          (pad, _pad_batch), (concatenate, _concatenate_batch),
+                          (convert_element_type, elementwise_batch(convert_element_type)),
+                          (select, elementwise_batch(select))]:
+    _primitive.batch = _rule
