@@ -141,10 +141,11 @@ class Builder:
     """Records equations for one trace.  Inputs may carry a concrete source:
     an array, or a tracer of an outer builder (captured closure values)."""
 
-    def __init__(self, *, linear: bool = False):
+    def __init__(self, *, linear: bool = False, abstract_reason: str | None = None):
         # A linear builder records only what involves its own tracers; anything
         # else is computed at once by the enclosing context (partial evaluation).
         self.linear = linear
+        self.abstract_reason = abstract_reason  # why values are unknown, for error messages
         self.inputs: list[Var] = []
         self.captured_vars: list[Var] = []
         self.captured_tracers: list[Tracer] = []
@@ -228,7 +229,7 @@ class Builder:
         if source is _UNKNOWN:
             raise ConcretizationError(
                 f"{why} needs the value of a traced array {var.aval!r}, which is not known "
-                "while tracing (only its shape and dtype are)",
+                + (self.abstract_reason or "while tracing (only its shape and dtype are)"),
                 "for a value-dependent choice use fnp.where(cond, x, y); for control flow "
                 "use fg.cond / fg.while_loop; or mark the argument static",
             )
@@ -258,8 +259,8 @@ def current_builder() -> Builder | None:
 
 
 @contextmanager
-def new_builder(*, linear: bool = False):
-    builder = Builder(linear=linear)
+def new_builder(*, linear: bool = False, abstract_reason: str | None = None):
+    builder = Builder(linear=linear, abstract_reason=abstract_reason)
     _state.stack.append(builder)
     try:
         yield builder
@@ -309,16 +310,17 @@ def bind(primitive, *args: Any, **params: Any) -> Any:
     return primitive.impl(array_namespace(args), *args, **params)
 
 
-def trace_to_ir(fun: Callable, args: Sequence[Any], *, concrete: bool = False
-                ) -> tuple[IR, list[Tracer]]:
+def trace_to_ir(fun: Callable, args: Sequence[Any], *, concrete: bool = False,
+                abstract_reason: str | None = None) -> tuple[IR, list[Tracer]]:
     """Trace ``fun`` on flat ``args`` (arrays, scalars, tracers or AbstractArrays).
 
     Returns the IR and the outer tracers it captured; the IR's inputs are the
     explicit ones followed by one per captured tracer.  With ``concrete=True``,
     concrete arguments let the trace answer ``bool()`` and friends; tracer
     arguments always forward concrete values to their own builder.
+    ``abstract_reason`` says, in errors, why values are unknown.
     """
-    with new_builder() as builder:
+    with new_builder(abstract_reason=abstract_reason) as builder:
         tracers = []
         for arg in args:
             if isinstance(arg, AbstractArray):

@@ -502,6 +502,10 @@ def _one_hot_leaves(leaves: list, k: int, basis: np.ndarray) -> list:
 
 
 def _jacobian(fun: Callable, argnums: int | Sequence[int], forward: bool) -> Callable:
+    """Jacobians by one *batched* pass per input (forward) or output (reverse)
+    leaf: the linear map is applied under ``vmap`` to the standard basis."""
+    from funcgrad.transforms.batching import vmap
+
     def jac_fun(*args):
         nums = _argnums_tuple(argnums, len(args), "jacfwd" if forward else "jacrev")
         _check_differentiable(args, nums)
@@ -509,47 +513,44 @@ def _jacobian(fun: Callable, argnums: int | Sequence[int], forward: bool) -> Cal
         inputs = diff[0] if isinstance(argnums, int) else diff
         in_leaves, in_tree = tree_flatten(inputs)
         restricted = _restrict(fun, args, nums)
-        if forward:
-            out, f_jvp = linearize(restricted, *diff)
-        else:
-            out, f_vjp = vjp(restricted, *diff)
+        out, linear_map = (linearize if forward else vjp)(restricted, *diff)
         out_leaves, out_tree = tree_flatten(out)
         blocks = [[None] * len(in_leaves) for _ in out_leaves]  # blocks[output][input]
         if forward:
             for k, leaf in enumerate(in_leaves):
-                rows = [tree_flatten(f_jvp(*_tangent_args(in_tree, in_leaves, k, b, argnums)))[0]
-                        for b in _std_basis(abstractify(leaf))]
+                def column(basis, k=k):
+                    return tree_flatten(linear_map(*_tangent_args(in_tree, in_leaves, k, basis,
+                                                                   argnums)))[0]
+
+                rows = vmap(column)(_std_basis(abstractify(leaf)))  # per output: (n_in, *out)
                 for m, o in enumerate(out_leaves):
-                    blocks[m][k] = _block([r[m] for r in rows], abstractify(o), abstractify(leaf), True)
+                    blocks[m][k] = _block(rows[m], abstractify(o), abstractify(leaf), True)
         else:
             for m, o in enumerate(out_leaves):
-                rows = []
-                for b in _std_basis(abstractify(o)):
-                    cts = f_vjp(tree_unflatten(out_tree, _one_hot_leaves(out_leaves, m, b)))
-                    rows.append(tree_flatten(cts[0] if isinstance(argnums, int) else cts)[0])
+                def row(basis, m=m):
+                    cts = linear_map(tree_unflatten(out_tree, _one_hot_leaves(out_leaves, m, basis)))
+                    return tree_flatten(cts[0] if isinstance(argnums, int) else cts)[0]
+
+                rows = vmap(row)(_std_basis(abstractify(o)))  # per input: (n_out, *in)
                 for k, leaf in enumerate(in_leaves):
-                    blocks[m][k] = _block([r[k] for r in rows], abstractify(o), abstractify(leaf),
-                                          False)
+                    blocks[m][k] = _block(rows[k], abstractify(o), abstractify(leaf), False)
         return tree_unflatten(out_tree, [tree_unflatten(in_tree, row) for row in blocks])
 
     return jac_fun
 
 
-def _tangent_args(in_tree, in_leaves: list, k: int, basis: np.ndarray, argnums) -> tuple:
+def _tangent_args(in_tree, in_leaves: list, k: int, basis: Any, argnums) -> tuple:
     tangents = tree_unflatten(in_tree, _one_hot_leaves(in_leaves, k, basis))
     return (tangents,) if isinstance(argnums, int) else tangents
 
 
-def _block(rows: list, out_aval: AbstractArray, in_aval: AbstractArray, forward: bool) -> Any:
-    """One Jacobian block, of shape ``out + in``, from its rows: JVPs (one per
-    input element) or VJPs (one per output element)."""
-    from funcgrad.numpy import moveaxis, reshape, stack
+def _block(stacked: Any, out_aval: AbstractArray, in_aval: AbstractArray, forward: bool) -> Any:
+    """One Jacobian block, of shape ``out + in``, from the stacked JVPs (one
+    per input element) or VJPs (one per output element)."""
+    from funcgrad.numpy import moveaxis, reshape
 
-    if not rows:
-        return np.zeros(out_aval.shape + in_aval.shape, out_aval.dtype)
-    stacked = stack(rows)
-    if forward:  # (in.size, *out) -> (*out, in.size)
-        stacked = moveaxis(stacked, 0, -1) if out_aval.shape else stacked
+    if forward and out_aval.shape:  # (in.size, *out) -> (*out, in.size)
+        stacked = moveaxis(stacked, 0, -1)
     return reshape(stacked, out_aval.shape + in_aval.shape)
 
 

@@ -179,6 +179,10 @@ def _normalize(axis: int | None, ndim: int, what: str) -> int | None:
 
 # ---------------------------------------------------------------- vmap
 
+_PER_MEMBER = ("under vmap: it can differ from one member of the batch to the next, and vmap "
+               "traces the function once for all of them")
+
+
 
 def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | None = None,
          axis_name: Hashable | None = None) -> Callable:
@@ -226,7 +230,8 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
 
         with axis_frame(axis_name, size):
             ir, captured = trace_to_ir(flat_fun, [a if d is None else _without(a, d)
-                                                  for a, d in zip(avals, dims)])
+                                                  for a, d in zip(avals, dims)],
+                                       abstract_reason=_PER_MEMBER)
             outs, out_dims = batch_eval(ir, list(leaves) + captured,
                                         dims + [None] * len(captured), ctx)
         wanted = _axes_per_leaf(out_axes, out_store["out"], "out_axes")
