@@ -321,3 +321,46 @@ cumprod.jvp = _cumprod_jvp
 cummax.jvp, cummin.jvp = _cum_chosen_jvp(cummax), _cum_chosen_jvp(cummin)
 for _primitive in (reduce_and, reduce_or, argmax, argmin):
     _primitive.jvp = _zero_jvp(_primitive)
+
+
+# ---------------------------------------------------------------- batching rules
+# The batch dimension stays where it is: the reduced axes shift past it, and
+# the output's batch dimension moves left by the reduced axes before it.
+
+
+def _past(axis: int, dim: int) -> int:
+    """Unbatched ``axis`` of an operand whose batch dimension is ``dim``."""
+    return axis + (axis >= dim)
+
+
+def _reduce_batch(primitive: Primitive):
+    def batch(ctx, args, dims, *, axes):
+        (x,), (d,) = args, dims
+        out = primitive.bind(x, axes=tuple(_past(a, d) for a in axes))
+        return out, d - sum(a < d for a in axes)
+
+    return batch
+
+
+def _cumulative_batch(primitive: Primitive):
+    def batch(ctx, args, dims, *, axis, reverse):
+        (x,), (d,) = args, dims
+        return primitive.bind(x, axis=_past(axis, d), reverse=reverse), d
+
+    return batch
+
+
+def _argreduce_batch(primitive: Primitive):
+    def batch(ctx, args, dims, *, axis, index_dtype):
+        (x,), (d,) = args, dims
+        return primitive.bind(x, axis=_past(axis, d), index_dtype=index_dtype), d - (axis < d)
+
+    return batch
+
+
+for _row in REDUCTION_TABLE:
+    PRIMITIVE_OF_ROW[_row.name].batch = _reduce_batch(PRIMITIVE_OF_ROW[_row.name])
+for _row in CUMULATIVE_TABLE:
+    PRIMITIVE_OF_ROW[_row.name].batch = _cumulative_batch(PRIMITIVE_OF_ROW[_row.name])
+for _primitive in (argmax, argmin):
+    _primitive.batch = _argreduce_batch(_primitive)

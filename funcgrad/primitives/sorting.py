@@ -23,6 +23,7 @@ from funcgrad.errors import AxisError, ShapeError
 from funcgrad.ir import AbstractArray, abstractify
 from funcgrad.primitives.registry import primitive
 from funcgrad.primitives.structural import iota
+from funcgrad.transforms.batch_dims import all_at_front
 from funcgrad.transforms.tangents import Zero, is_linear, tangent_aval
 
 
@@ -95,3 +96,22 @@ def _sort_transpose(cts, *operands, dimension, num_keys):
 
 sort.jvp = _sort_jvp
 sort.transpose = _sort_transpose
+
+
+# ---------------------------------------------------------------- batching rule
+# Operands batched along one common axis sort as they are, along ``dimension``
+# shifted past it; otherwise every batch dimension goes first (unbatched
+# operands are broadcast, since sort needs equal shapes).
+
+
+def _sort_batch(ctx, args, dims, *, dimension, num_keys):
+    d = dims[0]
+    if d is not None and all(other == d for other in dims):
+        out = sort.bind(*args, dimension=dimension + (dimension >= d), num_keys=num_keys)
+        return out, [d] * len(out)
+    out = sort.bind(*all_at_front(args, dims, ctx.size), dimension=dimension + 1,
+                    num_keys=num_keys)
+    return out, [0] * len(out)
+
+
+sort.batch = _sort_batch

@@ -252,7 +252,10 @@ def _place(x: Any, dim: int | None, want: int | None, size: int) -> Any:
                                 "give that output an int out_axes")
         return x
     ndim = len(abstractify(x).shape) + (dim is None)
-    return moveaxis_to(at_front(x, dim, size), 0, _normalize(want, ndim - 1, "out_axes"))
+    want = _normalize(want, ndim - 1, "out_axes")
+    if dim == want:
+        return x
+    return moveaxis_to(at_front(x, dim, size), 0, want)
 
 
 def _batch_size(fun: Callable, args: tuple, leaves: list, avals: list, dims: list,
