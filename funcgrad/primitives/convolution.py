@@ -29,8 +29,9 @@ import numpy as np
 from funcgrad.errors import DtypeError, ShapeError
 from funcgrad.ir import AbstractArray
 from funcgrad.primitives import structural
-from funcgrad.primitives.linalg import bilinear_jvp
+from funcgrad.primitives.linalg import _merge_pair, bilinear_jvp
 from funcgrad.primitives.registry import primitive
+from funcgrad.transforms.batch_dims import moveaxis_to
 from funcgrad.transforms.tangents import aval_of, is_linear, zeros
 
 
@@ -179,3 +180,42 @@ def _conv_transpose(ct, lhs, rhs, **params):
 
 conv_general_dilated.jvp = bilinear_jvp(conv_general_dilated)
 conv_general_dilated.transpose = _conv_transpose
+
+
+# ---------------------------------------------------------------- batching rule
+# The vmap's axis folds into an axis the convolution already maps over: the
+# examples N (lhs varies), the output features O (rhs varies: each group's
+# outputs stay contiguous), or, when both vary, the feature groups (member b's
+# features and kernels form groups of their own).
+
+
+def _split(x, axis: int, sizes: tuple[int, int]):
+    """``x`` with axis ``axis`` split into two of ``sizes``."""
+    shape = aval_of(x).shape
+    return structural.reshape.bind(x, new_sizes=(*shape[:axis], *sizes, *shape[axis + 1:]))
+
+
+def _conv_batch(ctx, args, dims, *, feature_group_count, **params):
+    (lhs, rhs), (lhs_dim, rhs_dim) = args, dims
+    if rhs_dim is None:
+        # (N, B) or (B, N) -> N * B examples; no transpose if the axis is already there.
+        axis = lhs_dim if lhs_dim in (0, 1) else 0
+        lhs = moveaxis_to(lhs, lhs_dim, axis)
+        out = conv_general_dilated.bind(_merge_pair(lhs, 0), rhs, feature_group_count=feature_group_count,
+                                        **params)
+        return _split(out, 0, aval_of(lhs).shape[:2]), axis
+    if lhs_dim is None:
+        # (O, B) -> O * B outputs; (B, O) too when there is one group.
+        axis = rhs_dim if rhs_dim == 1 or (rhs_dim == 0 and feature_group_count == 1) else 1
+        rhs = moveaxis_to(rhs, rhs_dim, axis)
+        out = conv_general_dilated.bind(lhs, _merge_pair(rhs, 0), feature_group_count=feature_group_count,
+                                        **params)
+        return _split(out, 1, aval_of(rhs).shape[:2]), 1 + axis
+    # (N, B * C) by (B * O, I) in B * groups groups.
+    lhs, rhs = moveaxis_to(lhs, lhs_dim, 1), moveaxis_to(rhs, rhs_dim, 0)
+    out = conv_general_dilated.bind(_merge_pair(lhs, 1), _merge_pair(rhs, 0),
+                                    feature_group_count=ctx.size * feature_group_count, **params)
+    return _split(out, 1, aval_of(rhs).shape[:2]), 1
+
+
+conv_general_dilated.batch = _conv_batch

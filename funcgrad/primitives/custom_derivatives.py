@@ -41,12 +41,14 @@ Example:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from funcgrad.errors import DtypeError, ShapeError
 from funcgrad.ir import IR, AbstractArray, abstractify
 from funcgrad.primitives.control_flow import _arrays
+from funcgrad.primitives.reductions import reduce_sum
 from funcgrad.primitives.registry import primitive
 from funcgrad.trace import eval_ir, trace_to_ir
 from funcgrad.transforms.autodiff import (
@@ -56,6 +58,8 @@ from funcgrad.transforms.autodiff import (
     linearize_ir,
     transpose_ir,
 )
+from funcgrad.transforms.batch_dims import BatchContext, at_front, elementwise_batch, moveaxis_to
+from funcgrad.transforms.batching import batch_ir, vmap
 from funcgrad.transforms.tangents import (
     UndefinedPrimal,
     Zero,
@@ -295,3 +299,138 @@ def _call_transpose(cts, *operands, fun, **params):
 custom_jvp_call.transpose = _call_transpose
 custom_vjp_call.transpose = _call_transpose
 checkpoint.transpose = _call_transpose
+
+
+# ---------------------------------------------------------------- batching rules
+# The function's sub-IR is batched, every output with its batch axis first; the
+# user's rules, which differentiation calls later, become vmaps of themselves
+# over the operands' batch axes (``_Vmapped*``: hashable params, printed as
+# ``vmap(rule)``).  A cotangent of an operand shared by the batch is the sum of
+# the members' cotangents.
+
+
+def _batch_fun(fun: IR, dims: Sequence[int | None], ctx: BatchContext) -> IR:
+    return batch_ir(fun, dims, ctx, [0] * len(fun.outputs))
+
+
+def _inexact_dims(avals: Sequence[AbstractArray], dims: Sequence[int | None]) -> tuple:
+    """The batch axes of the values of ``avals`` that have a tangent."""
+    return tuple(d for a, d in zip(avals, dims) if has_tangent(a))
+
+
+def _all_first(outs: Sequence[Any]) -> tuple[Sequence[Any], list[int]]:
+    return outs, [0] * len(outs)
+
+
+@dataclass(frozen=True, repr=False)
+class _Vmapped:
+    """A user's rule over flat lists, run by ``vmap`` over a batch of ``size``."""
+
+    rule: Callable
+    size: int
+    axis_name: Hashable | None
+
+    @property
+    def name(self) -> str:
+        return f"vmap of {getattr(self.rule, 'name', repr(self.rule))}"
+
+    def __repr__(self) -> str:
+        return f"vmap({self.rule!r})"
+
+    def _vmap(self, fun: Callable, *in_axes: Sequence[int | None]) -> Callable:
+        batched = vmap(fun, in_axes=tuple(map(list, in_axes)), axis_size=self.size,
+                       axis_name=self.axis_name)
+        return lambda *lists: batched(*map(list, lists))
+
+
+@dataclass(frozen=True, repr=False)
+class _VmappedJvp(_Vmapped):
+    """A custom_jvp rule over a batch: each tangent is batched as its primal."""
+
+    arg_dims: tuple[int | None, ...]
+    tangent_dims: tuple[int | None, ...]
+
+    def __call__(self, primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
+        return self._vmap(self.rule, self.arg_dims, self.tangent_dims)(primals, tangents)
+
+
+@dataclass(frozen=True, repr=False)
+class _VmappedBwd(_Vmapped):
+    """A custom_vjp bwd over a batch: the cotangents of shared args are sums."""
+
+    res_dims: tuple[int | None, ...]
+    arg_dims: tuple[int | None, ...]  # of the args whose cotangents it returns
+
+    def __call__(self, residuals: Sequence[Any], cts: Sequence[Any]) -> list[Any]:
+        in_cts = self._vmap(self.rule, self.res_dims, [0] * len(cts))(residuals, cts)
+        return [reduce_sum.bind(ct, axes=(0,)) if d is None else moveaxis_to(ct, 0, d)
+                for ct, d in zip(in_cts, self.arg_dims)]
+
+
+@dataclass(frozen=True, repr=False)
+class _VmappedFwd(_Vmapped):
+    """A custom_vjp fwd over a batch: residuals batched first, bwd a ``_VmappedBwd``."""
+
+    arg_dims: tuple[int | None, ...]
+    inexact_dims: tuple[int | None, ...]
+
+    def __call__(self, primals: Sequence[Any]) -> tuple[Any, Any, _VmappedBwd]:
+        bwds = []
+
+        def member(args):
+            outs, residuals, bwd = self.rule(args)
+            bwds.append(bwd)  # a callable: kept aside, not batched
+            return outs, residuals
+
+        outs, residuals = self._vmap(member, self.arg_dims)(primals)
+        return outs, residuals, _VmappedBwd(bwds[0], self.size, self.axis_name,
+                                            (0,) * len(residuals), self.inexact_dims)
+
+
+def _custom_jvp_call_batch(ctx, args, dims, *, fun, jvp, num_consts):
+    arg_dims = tuple(dims[:len(fun.inputs) - num_consts])
+    rule = _VmappedJvp(jvp, ctx.size, ctx.name, arg_dims, _inexact_dims(fun.in_avals, arg_dims))
+    return _all_first(custom_jvp_call.bind(*args, fun=_batch_fun(fun, dims, ctx), jvp=rule,
+                                           num_consts=num_consts))
+
+
+def _custom_vjp_call_batch(ctx, args, dims, *, fun, fwd, num_consts):
+    arg_dims = tuple(dims[:len(fun.inputs) - num_consts])
+    rule = _VmappedFwd(fwd, ctx.size, ctx.name, arg_dims, _inexact_dims(fun.in_avals, arg_dims))
+    return _all_first(custom_vjp_call.bind(*args, fun=_batch_fun(fun, dims, ctx), fwd=rule,
+                                           num_consts=num_consts))
+
+
+def _custom_vjp_bwd_batch(ctx, args, dims, *, bwd, num_res, ct_avals):
+    rule = _VmappedBwd(bwd, ctx.size, ctx.name, tuple(dims[:num_res]), tuple(dims[num_res:]))
+    batched_avals = tuple(AbstractArray((ctx.size, *a.shape), a.dtype, a.weak_type)
+                          for a in ct_avals)
+    return _all_first(custom_vjp_bwd.bind(*args, bwd=rule, num_res=num_res,
+                                          ct_avals=batched_avals))
+
+
+def _checkpoint_batch(ctx, args, dims, *, fun):
+    return _all_first(checkpoint.bind(*args, fun=_batch_fun(fun, dims, ctx)))
+
+
+def _checkpoint_linear_batch(ctx, args, dims, *, fun, wrt):
+    n = len(fun.inputs)
+    primals, primal_dims, tangents = list(args[:n]), list(dims[:n]), []
+    given = iter(zip(args[n:], dims[n:]))
+    for i in (i for i, w in enumerate(wrt) if w):
+        tangent, tangent_dim = next(given)
+        if tangent_dim != primal_dims[i]:
+            # A tangent has its primal's shape: batch both, along the same axis.
+            primals[i] = at_front(primals[i], primal_dims[i], ctx.size)
+            tangent, primal_dims[i] = at_front(tangent, tangent_dim, ctx.size), 0
+        tangents.append(tangent)
+    return _all_first(checkpoint_linear.bind(*primals, *tangents, wrt=wrt,
+                                             fun=_batch_fun(fun, primal_dims, ctx)))
+
+
+stop_gradient.batch = elementwise_batch(stop_gradient)
+custom_jvp_call.batch = _custom_jvp_call_batch
+custom_vjp_call.batch = _custom_vjp_call_batch
+custom_vjp_bwd.batch = _custom_vjp_bwd_batch
+checkpoint.batch = _checkpoint_batch
+checkpoint_linear.batch = _checkpoint_linear_batch

@@ -46,6 +46,7 @@ from funcgrad.ir import AbstractArray
 from funcgrad.primitives import elementwise as ew
 from funcgrad.primitives import structural
 from funcgrad.primitives.registry import fnp, primitive
+from funcgrad.transforms.batch_dims import leading_batch, moveaxis_to
 from funcgrad.transforms.tangents import Zero, add_tangents, aval_of, is_linear, tangent_aval
 
 # ---------------------------------------------------------------- dot_general
@@ -580,3 +581,66 @@ solve.transpose = _solve_transpose
 for _primitive, _jvp in [(cholesky, _cholesky_jvp), (inv, _inv_jvp), (det, _det_jvp),
                          (slogdet, _slogdet_jvp), (qr, _qr_jvp), (svd, _svd_jvp), (eigh, _eigh_jvp)]:
     _primitive.jvp = _jvp
+
+
+# ---------------------------------------------------------------- batching rules
+# dot_general maps over its own batch dimensions: the vmap's axis becomes one
+# when both operands vary, and a free dimension when one does.  The
+# decompositions already map over leading dimensions; a solver whose matrix is
+# shared solves every member's right-hand side at once, as extra columns.
+
+
+def _past(axes: tuple[int, ...], dim: int | None) -> tuple[int, ...]:
+    """Axes of an unbatched operand once its batch dimension ``dim`` is inserted."""
+    return axes if dim is None else tuple(a + (a >= dim) for a in axes)
+
+
+def _dot_general_batch(ctx, args, dims, *, dimension_numbers):
+    (lhs, rhs), (lhs_dim, rhs_dim) = args, dims
+    (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
+    lhs_contract, lhs_batch = _past(lhs_contract, lhs_dim), _past(lhs_batch, lhs_dim)
+    rhs_contract, rhs_batch = _past(rhs_contract, rhs_dim), _past(rhs_batch, rhs_dim)
+    if lhs_dim is not None and rhs_dim is not None:
+        numbers = ((lhs_contract, rhs_contract), ((lhs_dim, *lhs_batch), (rhs_dim, *rhs_batch)))
+        return dot_general.bind(lhs, rhs, dimension_numbers=numbers), 0
+    out = dot_general.bind(lhs, rhs, dimension_numbers=((lhs_contract, rhs_contract),
+                                                        (lhs_batch, rhs_batch)))
+    # The output is (batch, lhs free, rhs free): find the vmap's axis among the free ones.
+    lhs_free = _free_dims(aval_of(lhs).ndim, lhs_contract, lhs_batch)
+    if lhs_dim is not None:
+        return out, len(lhs_batch) + lhs_free.index(lhs_dim)
+    rhs_free = _free_dims(aval_of(rhs).ndim, rhs_contract, rhs_batch)
+    return out, len(lhs_batch) + len(lhs_free) + rhs_free.index(rhs_dim)
+
+
+def _merge_pair(x, axis: int):
+    """``x`` with axes ``axis`` and ``axis + 1`` merged into one."""
+    shape = aval_of(x).shape
+    return structural.reshape.bind(
+        x, new_sizes=(*shape[:axis], shape[axis] * shape[axis + 1], *shape[axis + 2:]))
+
+
+def _solver_batch(primitive):
+    """The rule of ``solve`` / ``triangular_solve``: with ``a`` shared, the
+    members' ``b`` are more columns (rows for ``left_side=False``) of one
+    right-hand side, so ``a`` is factored once; otherwise map over leading dims."""
+    mapped = leading_batch(primitive)
+
+    def batch(ctx, args, dims, **params):
+        (a, b), (a_dim, b_dim) = args, dims
+        if a_dim is not None:
+            return mapped(ctx, args, dims, **params)
+        # (..., n, B, k) -> (..., n, B*k) on the left; (..., B, k, n) -> (..., B*k, n) on the right.
+        axis = aval_of(a).ndim - (1 if params.get("left_side", True) else 2)
+        b = moveaxis_to(b, b_dim, axis)
+        x = primitive.bind(a, _merge_pair(b, axis), **params)
+        return structural.reshape.bind(x, new_sizes=aval_of(b).shape), axis
+
+    return batch
+
+
+dot_general.batch = _dot_general_batch
+for _primitive in (solve, triangular_solve):
+    _primitive.batch = _solver_batch(_primitive)
+for _primitive in (cholesky, inv, det, slogdet, qr, svd, eigh):
+    _primitive.batch = leading_batch(_primitive)

@@ -18,6 +18,7 @@ import numpy as np
 from funcgrad.errors import DtypeError, ShapeError
 from funcgrad.ir import AbstractArray
 from funcgrad.primitives.registry import primitive
+from funcgrad.transforms.batch_dims import elementwise_batch
 from funcgrad.transforms.tangents import Zero, aval_of, tangent_aval
 
 ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))  # alternate between the two every 4 rounds
@@ -61,3 +62,5 @@ def _threefry_jvp(primals, tangents):
 
 
 threefry2x32.jvp = _threefry_jvp
+# Elementwise over its four operands: one batched application.
+threefry2x32.batch = elementwise_batch(threefry2x32)
