@@ -42,8 +42,16 @@ import numpy as np
 
 from funcgrad.errors import AxisError, DtypeError, ShapeError
 from funcgrad.ir import AbstractArray, abstractify
+from funcgrad.primitives.elementwise import PRIMITIVE_OF_ROW
 from funcgrad.primitives.registry import primitive
-from funcgrad.primitives.structural import iota
+from funcgrad.primitives.structural import (
+    broadcast_in_dim,
+    concatenate,
+    convert_element_type,
+    iota,
+    transpose,
+)
+from funcgrad.transforms.batch_dims import at_front, moveaxis_to, ndim, shift_axes
 from funcgrad.transforms.tangents import (
     Zero,
     add_tangents,
@@ -345,3 +353,182 @@ scatter_min.jvp, scatter_max.jvp = _scatter_extremum_jvp(scatter_min), _scatter_
 dynamic_slice.jvp, dynamic_slice.transpose = _linear_in(dynamic_slice, (0,)), _dynamic_slice_transpose
 dynamic_update_slice.jvp = _linear_in(dynamic_update_slice, (0, 1))
 dynamic_update_slice.transpose = _dynamic_update_slice_transpose
+
+
+# ---------------------------------------------------------------- batching rules
+# Indices the same for every member leave the operand's batch axis alone: it is
+# one more whole ("rest") axis.  Indices that vary over the batch also index the
+# operand's batch axis, with an iota, so that each member reads (writes) its own
+# slice.  A dynamic slice whose start varies becomes a gather (scatter) of its
+# window.
+
+
+def _with_batch_axis(axes: tuple[int, ...], dim: int) -> tuple[int, ...]:
+    """``axes`` of an operand once a batch axis is inserted at ``dim``."""
+    return tuple(a + (a >= dim) for a in axes)
+
+
+def _rest_position(axes: tuple[int, ...], dim: int) -> int:
+    """Where the operand's batch axis ``dim`` (not in ``axes``) is among the rest axes."""
+    return sum(1 for d in range(dim) if d not in axes)
+
+
+def _batch_at(x, dim: int | None, size: int, to: int):
+    """``x`` with its batch axis at ``to``; an unbatched ``x`` is broadcast there."""
+    if dim is not None:
+        return moveaxis_to(x, dim, to)
+    shape = abstractify(x).shape
+    return broadcast_in_dim.bind(x, shape=shape[:to] + (size,) + shape[to:],
+                                 broadcast_dimensions=_with_batch_axis(tuple(range(len(shape))), to))
+
+
+def _off_last_axis(indices, dim: int) -> tuple:
+    """Batched indices whose batch axis is not the index-vector (last) axis."""
+    if dim == ndim(indices) - 1:
+        return moveaxis_to(indices, dim, 0), 0
+    return indices, dim
+
+
+def _member_index(ctx, indices, dim: int, axes: tuple[int, ...]) -> tuple:
+    """Batched indices (along ``dim``) and axes that also index the operand's
+    batch axis (put first) with each member's number."""
+    shape, dtype = abstractify(indices).shape, abstractify(indices).dtype
+    if np.iinfo(dtype).max < ctx.size - 1:  # the member numbers must fit
+        dtype = np.dtype(np.int64)
+        indices = convert_element_type.bind(indices, new_dtype=dtype)
+    member = iota.bind(dtype=dtype, shape=shape[:-1] + (1,), dimension=dim)
+    return concatenate.bind(member, indices, dimension=len(shape) - 1), (0, *shift_axes(axes))
+
+
+def _gather_batch(ctx, args, dims, *, axes):
+    (operand, indices), (operand_dim, indices_dim) = args, dims
+    if indices_dim is None:
+        axes = _with_batch_axis(axes, operand_dim)
+        out_dim = ndim(indices) - 1 + _rest_position(axes, operand_dim)
+        return gather.bind(operand, indices, axes=axes), out_dim
+    indices, indices_dim = _off_last_axis(indices, indices_dim)
+    if operand_dim is not None:
+        operand = moveaxis_to(operand, operand_dim, 0)
+        indices, axes = _member_index(ctx, indices, indices_dim, axes)
+    return gather.bind(operand, indices, axes=axes), indices_dim
+
+
+def _scatter_batch(primitive):
+    """The rule of a scatter: its result varies over the batch, so the operand
+    is batched (broadcast if it is not), and the updates follow the indices."""
+
+    def batch(ctx, args, dims, *, axes):
+        (operand, indices, updates), (operand_dim, indices_dim, updates_dim) = args, dims
+        if indices_dim is None:
+            if operand_dim is None:
+                operand, operand_dim = at_front(operand, None, ctx.size), 0
+            axes = _with_batch_axis(axes, operand_dim)
+            updates_to = ndim(indices) - 1 + _rest_position(axes, operand_dim)
+        else:
+            indices, indices_dim = _off_last_axis(indices, indices_dim)
+            operand, operand_dim = at_front(operand, operand_dim, ctx.size), 0
+            indices, axes = _member_index(ctx, indices, indices_dim, axes)
+            updates_to = indices_dim
+        updates = _batch_at(updates, updates_dim, ctx.size, updates_to)
+        return primitive.bind(operand, indices, updates, axes=axes), operand_dim
+
+    return batch
+
+
+def _fixed_starts(shape, starts, dims, sizes) -> tuple[list, list[int]]:
+    """The starts, those of whole-axis windows replaced by 0 (they clamp to 0
+    whatever their value), and the axes whose start varies over the batch."""
+    starts = [np.int64(0) if k == n else s for s, n, k in zip(starts, shape, sizes)]
+    varying = [a for a, (d, n, k) in enumerate(zip(dims, shape, sizes)) if d is not None and k < n]
+    return starts, varying
+
+
+def _clamped_start(start, limit: int):
+    """``start`` clamped into ``[0, limit]`` as dynamic_slice does, as int64:
+    clamped in its own dtype (whose maximum may be less than ``limit``), then widened."""
+    aval = abstractify(start)
+    low, high = (np.full(aval.shape, bound, aval.dtype)
+                 for bound in (0, min(limit, np.iinfo(aval.dtype).max)))
+    start = PRIMITIVE_OF_ROW["min"].bind(PRIMITIVE_OF_ROW["max"].bind(start, low), high)
+    if aval.dtype != np.int64:
+        start = convert_element_type.bind(start, new_dtype=np.dtype(np.int64))
+    return start
+
+
+def _window_index(ctx, shape, starts, dims, sizes, batched_operand: bool) -> tuple:
+    """A dynamic slice's window as a gather/scatter, for starts varying over the
+    batch: ``(indices, axes, order)``.  The indices (batched along 0) hold each
+    member's window positions along the axes that are not taken whole, and its
+    member number first if the operand is batched (along 0); the gathered
+    window holds the operand's axes in ``order``."""
+    axes = tuple(a for a, (n, k) in enumerate(zip(shape, sizes)) if k < n)
+    window = (ctx.size, *(sizes[a] for a in axes), 1)
+
+    def counts(dimension):
+        return iota.bind(dtype=np.dtype(np.int64), shape=window, dimension=dimension)
+
+    columns = [counts(0)] if batched_operand else []
+    for j, a in enumerate(axes):
+        start = broadcast_in_dim.bind(_clamped_start(starts[a], shape[a] - sizes[a]), shape=window,
+                                      broadcast_dimensions=(0,) if dims[a] is not None else ())
+        columns.append(PRIMITIVE_OF_ROW["add"].bind(start, counts(1 + j)))
+    indices = concatenate.bind(*columns, dimension=len(window) - 1)
+    order = [*axes, *(a for a in range(len(shape)) if a not in axes)]
+    return indices, (0, *shift_axes(axes)) if batched_operand else axes, order
+
+
+def _unbatched_shape(x, dim: int | None) -> tuple[int, ...]:
+    shape = abstractify(x).shape
+    return shape if dim is None else shape[:dim] + shape[dim + 1:]
+
+
+def _permute(x, order: list[int], inverse: bool = False):
+    """``x`` (batched along 0) from its axes in ``order`` to their natural
+    order (from the natural order to ``order`` if ``inverse``)."""
+    permutation = order if inverse else [order.index(a) for a in range(len(order))]
+    if permutation == list(range(len(order))):
+        return x
+    return transpose.bind(x, permutation=(0, *shift_axes(permutation)))
+
+
+def _dynamic_slice_batch(ctx, args, dims, *, slice_sizes):
+    (operand, *starts), (operand_dim, *start_dims) = args, dims
+    shape = _unbatched_shape(operand, operand_dim)
+    starts, varying = _fixed_starts(shape, starts, start_dims, slice_sizes)
+    if not varying:
+        if operand_dim is None:  # only starts of whole-axis windows vary
+            return dynamic_slice.bind(operand, *starts, slice_sizes=slice_sizes), None
+        starts.insert(operand_dim, np.int64(0))
+        sizes = slice_sizes[:operand_dim] + (ctx.size,) + slice_sizes[operand_dim:]
+        return dynamic_slice.bind(operand, *starts, slice_sizes=sizes), operand_dim
+    batched = operand_dim is not None
+    if batched:
+        operand = moveaxis_to(operand, operand_dim, 0)
+    indices, axes, order = _window_index(ctx, shape, starts, start_dims, slice_sizes, batched)
+    return _permute(gather.bind(operand, indices, axes=axes), order), 0
+
+
+def _dynamic_update_slice_batch(ctx, args, dims):
+    (operand, update, *starts), (operand_dim, update_dim, *start_dims) = args, dims
+    shape = _unbatched_shape(operand, operand_dim)
+    sizes = _unbatched_shape(update, update_dim)
+    starts, varying = _fixed_starts(shape, starts, start_dims, sizes)
+    if not varying:
+        if operand_dim is None and update_dim is None:  # only whole-axis starts vary
+            return dynamic_update_slice.bind(operand, update, *starts), None
+        if operand_dim is None:  # broadcast where the update's batch axis is
+            operand_dim = update_dim
+            operand = _batch_at(operand, None, ctx.size, operand_dim)
+        starts.insert(operand_dim, np.int64(0))
+        update = _batch_at(update, update_dim, ctx.size, operand_dim)
+        return dynamic_update_slice.bind(operand, update, *starts), operand_dim
+    indices, axes, order = _window_index(ctx, shape, starts, start_dims, sizes, True)
+    update = _permute(at_front(update, update_dim, ctx.size), order, inverse=True)
+    return scatter.bind(at_front(operand, operand_dim, ctx.size), indices, update, axes=axes), 0
+
+
+gather.batch = _gather_batch
+for _scatter in (scatter, scatter_add, scatter_mul, scatter_min, scatter_max):
+    _scatter.batch = _scatter_batch(_scatter)
+dynamic_slice.batch = _dynamic_slice_batch
+dynamic_update_slice.batch = _dynamic_update_slice_batch
