@@ -26,6 +26,15 @@ from funcgrad.transforms.autodiff import (
     vjp,
 )
 from funcgrad.transforms.batching import vmap
+from funcgrad.transforms.collectives import (
+    all_gather,
+    axis_index,
+    pmax,
+    pmean,
+    pmin,
+    psum,
+    psum_scatter,
+)
 from funcgrad.transforms.custom_derivatives import checkpoint, custom_jvp, custom_vjp, stop_gradient
 from funcgrad.tree import (
     register_pytree_node,
@@ -39,6 +48,7 @@ from funcgrad.tree import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "all_gather", "axis_index", "pmax", "pmean", "pmin", "psum", "psum_scatter",
     "IR", "AbstractArray", "ConcretizationError", "checkpoint", "cond", "custom_jvp", "custom_vjp",
     "errors", "eval_ir", "fori_loop",
     "grad", "hessian", "jacfwd", "jacrev", "jvp", "linear_transpose", "linearize", "make_ir",

@@ -26,6 +26,7 @@ LINEAR = {
     "transpose", "rev", "slice", "pad", "concatenate", "select", "reduce_sum", "cumsum",
     "dot_general", "conv_general_dilated", "gather", "scatter_add", "scatter", "dynamic_slice",
     "dynamic_update_slice", "triangular_solve", "cond", "scan",
+    "psum", "pmean", "all_gather", "psum_scatter",
     "custom_jvp_call", "custom_vjp_call", "custom_vjp_bwd", "checkpoint", "checkpoint_linear",
 }
 
@@ -58,7 +59,9 @@ def _random_like(xs):
     return [RNG.normal(size=np.shape(x)) for x in xs]
 
 
-DIFFERENTIABLE = sorted(name for name in PRIMITIVES if _differentiable(name)[1])
+# Collectives run only inside a named vmap: tests/test_vmap_control_flow.py checks their derivatives.
+DIFFERENTIABLE = sorted(name for name, p in PRIMITIVES.items()
+                        if not getattr(p, "collective", False) and _differentiable(name)[1])
 # Reverse mode needs a static trip count (as in JAX): forward mode only.
 FORWARD_ONLY = {"while_loop"}
 REVERSE = [name for name in DIFFERENTIABLE if name not in FORWARD_ONLY]

@@ -25,10 +25,13 @@ FAMILIES = {
     "convolution": {"conv_general_dilated"},
     "random_bits": {"threefry2x32"},
     "control_flow": {"cond", "while_loop", "scan"},
+    "collectives": {"psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "axis_index"},
     "custom_derivatives": {"stop_gradient", "custom_jvp_call", "custom_vjp_call", "custom_vjp_bwd",
                            "checkpoint", "checkpoint_linear"},
 }
 SAMPLES = samples()
+# Collectives run only inside a named vmap: tests/test_vmap_control_flow.py checks them.
+EAGER = sorted(name for name, p in PRIMITIVES.items() if not getattr(p, "collective", False))
 
 
 def test_the_registry_is_the_closed_set():
@@ -46,7 +49,7 @@ def test_every_primitive_has_its_rules(name):
     assert {"jvp", "transpose", "batch", "lowerings"} <= set(vars(primitive))
 
 
-@pytest.mark.parametrize("name", sorted(PRIMITIVES))
+@pytest.mark.parametrize("name", EAGER)
 def test_abstract_eval_agrees_with_the_eager_result(name):
     primitive = PRIMITIVES[name]
     operands, params = SAMPLES[name]
@@ -59,7 +62,7 @@ def test_abstract_eval_agrees_with_the_eager_result(name):
         assert (np.shape(value), np.asarray(value).dtype) == (aval.shape, aval.dtype), name
 
 
-@pytest.mark.parametrize("name", sorted(PRIMITIVES))
+@pytest.mark.parametrize("name", EAGER)
 def test_recorded_equation_evaluates_to_the_eager_result(name):
     primitive = PRIMITIVES[name]
     operands, params = SAMPLES[name]

@@ -9,6 +9,7 @@ Example:
 """
 
 from funcgrad.primitives import (  # noqa: F401  (importing declares the primitives)
+    collectives,
     control_flow,
     convolution,
     custom_derivatives,

@@ -29,6 +29,14 @@ that stacks the known carries, then a reverse scan of the transposed body).
 not static, so reverse mode cannot go through it; ``scan`` or ``fori_loop``
 with Python bounds can.
 
+Batching (vmap): each is the same primitive over batched sub-IRs, unless the
+members would take different paths.  A ``cond`` whose index varies over the
+batch runs every branch on the whole batch and selects each member's outputs
+(JAX's semantics: branches are side-effect free).  A ``while_loop`` whose
+predicate varies runs while any member's holds, and freezes the carry of a
+member whose own predicate has failed.  ``scan`` keeps its scan axis first
+and the batch axis of ``xs`` and ``ys`` second.
+
 Example:
     >>> from funcgrad.trace import trace_to_ir
     >>> body, _ = trace_to_ir(lambda c, x: [c + x, c * x], [np.zeros(()), np.zeros(())])
@@ -58,10 +66,14 @@ import numpy as np
 
 from funcgrad.errors import DtypeError, ShapeError
 from funcgrad.ir import IR, AbstractArray, Literal, Var, abstractify
+from funcgrad.primitives.elementwise import PRIMITIVE_OF_ROW
+from funcgrad.primitives.reductions import reduce_or
 from funcgrad.primitives.registry import primitive
-from funcgrad.primitives.structural import convert_element_type
+from funcgrad.primitives.structural import broadcast_in_dim, convert_element_type, select
 from funcgrad.trace import Tracer, eval_eqns, eval_ir, trace_to_ir
 from funcgrad.transforms.autodiff import jvp_eval, prune, split_known, transpose_ir
+from funcgrad.transforms.batch_dims import BatchContext, all_at_front, at_front, moveaxis_to
+from funcgrad.transforms.batching import batch_eval, batch_ir
 from funcgrad.transforms.tangents import (
     UndefinedPrimal,
     Zero,
@@ -71,6 +83,8 @@ from funcgrad.transforms.tangents import (
     tangent_aval,
     zeros,
 )
+
+less_equal = PRIMITIVE_OF_ROW["le"]
 
 
 def _check_types(what: str, got: Sequence[AbstractArray], expected: Sequence[AbstractArray]) -> None:
@@ -448,3 +462,140 @@ while_loop.reverse_mode_fix = (
     "reverse-mode differentiation (grad, vjp, jacrev) needs a loop with a static trip count: "
     "use fg.scan, or fg.fori_loop with Python int bounds; or differentiate in forward mode "
     "(fg.jvp, fg.jacfwd)")
+
+
+# ---------------------------------------------------------------- batching rules
+#
+# Sub-IRs are batched with ``batch_ir``, each batched input and output with its
+# batch axis first (a batched ``xs`` of scan: second, after the scan axis).
+# Which outputs of a sub-IR vary over the batch is found by batching it
+# (``_batched_outputs``); a loop carry that starts unbatched becomes batched
+# once the body mixes it with batched values, so loops take the fixed point.
+
+
+def _batch_dims(batched: Sequence[bool]) -> list[int | None]:
+    return [0 if b else None for b in batched]
+
+
+def _batched_outputs(ir: IR, batched: Sequence[bool], ctx: BatchContext) -> list[bool]:
+    """Which outputs of ``ir`` vary over the batch when the ``batched`` inputs do."""
+    found: list[bool] = []
+
+    def probe(*args):
+        found[:] = [d is not None for d in batch_eval(ir, args, _batch_dims(batched), ctx)[1]]
+        return []
+
+    _trace(probe, [AbstractArray((ctx.size, *a.shape), a.dtype, a.weak_type) if b else a
+                   for a, b in zip(ir.in_avals, batched)])
+    return found
+
+
+def _batch_body(ir: IR, batched: Sequence[bool], out_batched: Sequence[bool], ctx: BatchContext
+                ) -> IR:
+    return batch_ir(ir, _batch_dims(batched), ctx, _batch_dims(out_batched))
+
+
+def _to_front(args: Sequence[Any], dims: Sequence[int | None], batched: Sequence[bool],
+              size: int) -> list:
+    """``args`` with the batch axis first where ``batched`` (broadcast if they are not yet)."""
+    return [at_front(x, d, size) if b else x for x, d, b in zip(args, dims, batched)]
+
+
+def _carry_fixed_point(body: IR, batched: list[bool], carry: slice, ctx: BatchContext
+                       ) -> tuple[list[bool], list[bool]]:
+    """``batched`` (the body's inputs) with the carry entries batched where the
+    body makes them so, to the fixed point; and which body outputs are batched.
+    The body's first outputs are the new carry."""
+    batched = list(batched)
+    while True:
+        out = _batched_outputs(body, batched, ctx)
+        grown = [b or o for b, o in zip(batched[carry], out)]
+        if grown == batched[carry]:
+            return batched, out
+        batched[carry] = grown
+
+
+def _per_member(pred: Any, on_true: Any, on_false: Any) -> Any:
+    """``select`` with a predicate of one entry per member (batch axis first)."""
+    shape = abstractify(on_true).shape
+    if shape != abstractify(pred).shape:
+        pred = broadcast_in_dim.bind(pred, shape=shape, broadcast_dimensions=(0,))
+    return select.bind(pred, on_true, on_false)
+
+
+def _cond_batch(ctx, args, dims, *, branches):
+    (index, *operands), (index_dim, *operand_dims) = args, dims
+    batched = [d is not None for d in operand_dims]
+    operands = _to_front(operands, operand_dims, batched, ctx.size)
+    if index_dim is None:  # one branch for all: a cond of batched branches that agree on types
+        out_batched = [any(column) for column in
+                       zip(*(_batched_outputs(branch, batched, ctx) for branch in branches))]
+        new_branches = tuple(_batch_body(branch, batched, out_batched, ctx) for branch in branches)
+        return cond.bind(index, *operands, branches=new_branches), _batch_dims(out_batched)
+    # Each member takes its own branch: run every branch on the whole batch, then pick for
+    # each member (side-effect free, so running the others is harmless).  Branch k is taken
+    # by the members whose index is <= k and not <= k - 1, which clamps the index as cond does.
+    outs = [all_at_front(*batch_eval(branch, operands, _batch_dims(batched), ctx), ctx.size)
+            for branch in branches]
+    picked = outs[-1]
+    for k in reversed(range(len(branches) - 1)):
+        bound = broadcast_in_dim.bind(Literal(np.int32(k), AbstractArray((), np.dtype(np.int32))),
+                                      shape=(ctx.size,), broadcast_dimensions=())
+        taken = less_equal.bind(index, bound)
+        picked = [_per_member(taken, out, other) for out, other in zip(outs[k], picked)]
+    return picked, [0] * len(picked)
+
+
+def _while_batch(ctx, args, dims, *, cond_ir, body_ir, cond_nconsts, body_nconsts):
+    sizes = [cond_nconsts, body_nconsts]
+    cond_consts_b, body_consts_b, _ = _split_list([d is not None for d in dims], sizes)
+    body_b, _ = _carry_fixed_point(body_ir, [d is not None for d in dims[cond_nconsts:]],
+                                   slice(body_nconsts, None), ctx)
+    carry_b = body_b[body_nconsts:]
+    (pred_batched,) = _batched_outputs(cond_ir, cond_consts_b + carry_b, ctx)
+    if pred_batched:  # members stop at different steps, so each carries its own values
+        carry_b = [True] * len(carry_b)
+    cond_consts, body_consts, carry = _split_list(
+        _to_front(args, dims, cond_consts_b + body_consts_b + carry_b, ctx.size), sizes)
+    body = _batch_body(body_ir, body_consts_b + carry_b, carry_b, ctx)
+    if not pred_batched:
+        out = while_loop.bind(*cond_consts, *body_consts, *carry,
+                              cond_ir=_batch_body(cond_ir, cond_consts_b + carry_b, [False], ctx),
+                              body_ir=body, cond_nconsts=cond_nconsts, body_nconsts=body_nconsts)
+        return out, _batch_dims(carry_b)
+    # Loop while any member's predicate holds; a member whose own predicate fails keeps its
+    # carry from then on (the body still runs on it, its result is dropped).
+    preds = _batch_body(cond_ir, cond_consts_b + carry_b, [True], ctx)
+
+    def any_pred(*args):
+        return [reduce_or.bind(eval_ir(preds, *args)[0], axes=(0,))]
+
+    def step(*args):
+        cond_args, body_args = args[:cond_nconsts], args[cond_nconsts:]
+        old = body_args[body_nconsts:]
+        live = eval_ir(preds, *cond_args, *old)[0]
+        return [_per_member(live, new, x) for new, x in zip(eval_ir(body, *body_args), old)]
+
+    out = while_loop.bind(*cond_consts, *cond_consts, *body_consts, *carry,
+                          cond_ir=_trace(any_pred, preds.in_avals),
+                          body_ir=_trace(step, preds.in_avals[:cond_nconsts] + body.in_avals),
+                          cond_nconsts=cond_nconsts, body_nconsts=cond_nconsts + body_nconsts)
+    return out, [0] * len(out)
+
+
+def _scan_batch(ctx, args, dims, *, body, num_consts, num_carry, length, reverse, unroll):
+    n_in = num_consts + num_carry
+    batched, out_batched = _carry_fixed_point(body, [d is not None for d in dims],
+                                              slice(num_consts, n_in), ctx)
+    carry_b, ys_b = batched[num_consts:n_in], out_batched[num_carry:]
+    # The body sees one slice of each xs: batched at 0 once the batch axis is second.
+    xs = [x if d is None else moveaxis_to(x, d, 1) for x, d in zip(args[n_in:], dims[n_in:])]
+    out = scan.bind(*_to_front(args[:n_in], dims[:n_in], batched[:n_in], ctx.size), *xs,
+                    body=_batch_body(body, batched, carry_b + ys_b, ctx), num_consts=num_consts,
+                    num_carry=num_carry, length=length, reverse=reverse, unroll=unroll)
+    return out, _batch_dims(carry_b) + [1 if b else None for b in ys_b]
+
+
+cond.batch = _cond_batch
+while_loop.batch = _while_batch
+scan.batch = _scan_batch

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -86,7 +87,7 @@ def batch_eval(ir: IR, args: Sequence[Any], dims: Sequence[int | None], ctx: Bat
     for eqn in ir.eqns:
         prim = eqn.primitive
         in_values, in_dims = zip(*map(read, eqn.inputs)) if eqn.inputs else ((), ())
-        if all(d is None for d in in_dims) and not getattr(prim, "collective", False):
+        if all(d is None for d in in_dims) and not _uses_collective(eqn):
             out = bind(prim, *in_values, **eqn.params)
             outs = out if prim.multiple_results else [out]
             out_dims = [None] * len(outs)
@@ -99,8 +100,27 @@ def batch_eval(ir: IR, args: Sequence[Any], dims: Sequence[int | None], ctx: Bat
             out_dims = list(out_dim) if prim.multiple_results else [out_dim]
         values.update(zip(eqn.outputs, outs))
         batch_dims.update(zip(eqn.outputs, out_dims))
+    # Literal outputs stay Literals (exact types) for batch_ir; vmap unwraps them.
     results = [read(a) for a in ir.outputs]
-    return [v.value if isinstance(v, Literal) else v for v, _ in results], [d for _, d in results]
+    return [v for v, _ in results], [d for _, d in results]
+
+
+_COLLECTIVE_IRS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _uses_collective(eqn) -> bool:
+    """Whether ``eqn`` is a collective or holds one in a sub-IR (a loop body
+    summing over the axis must be batched even if its operands are not)."""
+    if getattr(eqn.primitive, "collective", False):
+        return True
+    for value in eqn.params.values():
+        for sub in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(sub, IR):
+                if sub not in _COLLECTIVE_IRS:
+                    _COLLECTIVE_IRS[sub] = any(map(_uses_collective, sub.eqns))
+                if _COLLECTIVE_IRS[sub]:
+                    return True
+    return False
 
 
 def batch_ir(ir: IR, dims: Sequence[int | None], ctx: BatchContext, out_dims: Sequence[int | None]
@@ -250,7 +270,7 @@ def _place(x: Any, dim: int | None, want: int | None, size: int) -> Any:
         if dim is not None:
             raise BatchingError("vmap: out_axes=None for an output that varies over the batch",
                                 "give that output an int out_axes")
-        return x
+        return x.value if isinstance(x, Literal) else x
     ndim = len(abstractify(x).shape) + (dim is None)
     want = _normalize(want, ndim - 1, "out_axes")
     if dim == want:
