@@ -100,6 +100,17 @@ def through_trace(primitive, *args, **params):
     return results if multiple else results[0]
 
 
+def numerical_grad(f: Callable, x: Any, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of a scalar function of one float64 array."""
+    x = np.asarray(x, np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        g[i] = (f(x + e) - f(x - e)) / (2 * eps)
+    return g
+
+
 # ---------------------------------------------------------------- strategies
 
 def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4):

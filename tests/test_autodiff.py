@@ -5,6 +5,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from fnp_harness import numerical_grad
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
@@ -13,13 +14,6 @@ from funcgrad import errors
 RNG = np.random.default_rng(0)
 
 
-def numerical_grad(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = eps
-        g[i] = (f(x + e) - f(x - e)) / (2 * eps)
-    return g
 
 
 # ---------------------------------------------------------------- closed forms

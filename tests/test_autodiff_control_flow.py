@@ -6,6 +6,7 @@ error for reverse mode through a while_loop."""
 
 import numpy as np
 import pytest
+from fnp_harness import numerical_grad
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,15 +17,6 @@ from funcgrad.transforms.autodiff import MissingRuleError
 RNG = np.random.default_rng(0)
 
 
-def numerical_grad(f, x, eps=1e-6):
-    """Central differences of a scalar function of one float64 array."""
-    x = np.asarray(x, np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = eps
-        g[i] = (f(x + e) - f(x - e)) / (2 * eps)
-    return g
 
 
 def check_grads(f, reference, args, rtol=1e-6, atol=1e-8):

@@ -13,6 +13,7 @@ beyond the generic rule table (tests/test_autodiff_rules.py):
 
 import numpy as np
 import pytest
+from fnp_harness import numerical_grad
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -53,13 +54,6 @@ def _weighted(fun):
     return scalar
 
 
-def _numerical_grad(f, x):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[i] = EPS
-        grad[i] = (f(x + step) - f(x - step)) / (2 * EPS)
-    return grad
 
 
 FNP_CASES = {
@@ -98,7 +92,7 @@ def test_fnp_gradient_matches_finite_differences(name, shape, seed):
     assume(name != "std_ddof" or shape[-1] > 1)  # std is not differentiable at 0
     f = _weighted(FNP_CASES[name])
     x = _distinct(shape, seed)
-    expected = _numerical_grad(f, x)
+    expected = numerical_grad(f, x)
     np.testing.assert_allclose(fg.grad(f)(x), expected, rtol=1e-6, atol=1e-6)
     v = np.random.default_rng(seed).normal(size=shape)
     _, forward = fg.jvp(f, (x,), (v,))

@@ -15,7 +15,7 @@
 
 import numpy as np
 import pytest
-from fnp_harness import assert_same
+from fnp_harness import assert_same, numerical_grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -358,13 +358,6 @@ def test_collectives_inside_control_flow_on_shared_operands():
     assert_same(fg.vmap(f, axis_name="i")(np.zeros(4)), np.arange(4) * 3.0)
 
 
-def numerical_grad(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = eps
-        g[i] = (f(x + e) - f(x - e)) / (2 * eps)
-    return g
 
 
 PER_MEMBER_LOSSES = {  # functions of one member that combine all of them
