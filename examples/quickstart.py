@@ -1,4 +1,5 @@
-"""funcgrad in one screen: trace plain NumPy code into readable IR and run it.
+"""funcgrad in one screen: trace NumPy code into readable IR, differentiate it,
+batch it, and train a tiny network with plain gradient descent.
 
 Run: python examples/quickstart.py
 """
@@ -47,6 +48,18 @@ def main() -> None:
 
     print("\nThe IR of plain NumPy code, np.sum(np.sin(x) ** 2):")
     print(fg.make_ir(plain_numpy)(np.ones(4)))
+
+    value_and_grad = fg.value_and_grad(loss)
+    print("\nTraining with fg.value_and_grad and plain gradient descent:")
+    for step in range(201):
+        value, grads = value_and_grad(params, x, y)
+        params = fg.tree_map(lambda p, g: p - 0.05 * g, params, grads)
+        if step % 50 == 0:
+            print(f"  step {step:3d}  loss {value:.5f}")
+
+    per_example = fg.vmap(fg.grad(loss), in_axes=(None, 0, 0))(params, x[:, None], y[:, None])
+    norms = np.sqrt(sum(np.sum(g.reshape(len(x), -1) ** 2, axis=1) for g in fg.tree_leaves(per_example)))
+    print(f"\nPer-example gradient norms with fg.vmap(fg.grad(loss)): {np.round(norms[:4], 4)} ...")
 
 
 if __name__ == "__main__":
