@@ -14,7 +14,7 @@ from funcgrad import trace
 trace.CHECK_IR = True  # every IR traced in the tests is type-checked where it is made
 
 settings.register_profile(
-    "ci", max_examples=20, deadline=None, derandomize=True,
+    "ci", max_examples=40, deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile("local", max_examples=300, deadline=None)
