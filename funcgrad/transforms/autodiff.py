@@ -35,7 +35,7 @@ import numpy as np
 from funcgrad import trace
 from funcgrad.errors import DtypeError, FuncgradError, ShapeError
 from funcgrad.ir import IR, AbstractArray, Eqn, Literal, Var, abstractify
-from funcgrad.trace import Tracer, bind, eval_eqns, new_builder, trace_to_ir
+from funcgrad.trace import Tracer, bind, current_builder, eval_eqns, new_builder, trace_to_ir
 from funcgrad.transforms.tangents import (
     UndefinedPrimal,
     Zero,
@@ -45,6 +45,7 @@ from funcgrad.transforms.tangents import (
     tangent_aval,
     zeros,
 )
+from funcgrad.transforms.vjp_cache import cached_vjp
 from funcgrad.tree import tree_flatten, tree_map, tree_unflatten
 
 
@@ -349,10 +350,19 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
         >>> vjp_fun(np.array([1.0, 2.0]))
         (array([3., 6.]),)
     """
-    lin, in_tree, leaves, wrt, store = _linearize_pytree(fun, primals, has_aux=has_aux)
+    leaves, in_tree = tree_flatten(primals)
+    flat, store = _flatten_fun(fun, in_tree, has_aux=has_aux)
+    ir, captured = trace_to_ir(flat, leaves, concrete=True)
+    wrt = [has_tangent(abstractify(x)) for x in leaves]
+    # At top level, reuse the program derived for this IR's structure (see vjp_cache).
+    found = cached_vjp(ir, leaves, wrt) if not captured and current_builder() is None else None
+    if found is None:
+        lin = linearize_ir(ir, list(leaves) + captured, wrt + [False] * len(captured))
+        found = lin.primal_out, functools.partial(backward, lin)
+    primal_out, pullback = found
     out_tree = store["tree"]
     n_out = out_tree.num_leaves
-    out_leaves, aux_leaves = lin.primal_out[:n_out], lin.primal_out[n_out:]
+    out_leaves, aux_leaves = primal_out[:n_out], primal_out[n_out:]
 
     def vjp_fun(cotangent):
         ct_leaves, tree = tree_flatten(cotangent)
@@ -363,7 +373,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
             if c.shape != o.shape:
                 raise ShapeError(f"vjp: a cotangent of shape {c.shape} for an output of shape "
                                  f"{o.shape}")
-        cts = iter(backward(lin, ct_leaves + [Zero(tangent_aval(abstractify(a))) for a in aux_leaves]))
+        cts = iter(pullback(ct_leaves + [zeros(tangent_aval(abstractify(a))) for a in aux_leaves]))
         grads = [instantiate(next(cts)) if w else zeros(tangent_aval(abstractify(x)))
                  for x, w in zip(leaves, wrt)]
         return tree_unflatten(in_tree, grads)
