@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from funcgrad.backends import array_namespace
 from funcgrad.ir import IR, Eqn, Literal, Var
-from funcgrad.trace import eval_ir, trace_to_ir
+from funcgrad.trace import current_builder, eval_ir, trace_to_ir
 
 MAX_ENTRIES = 256
 _cache: OrderedDict[Any, _Program] = OrderedDict()
@@ -109,10 +110,44 @@ class _Program:
         ct_avals = [tangent_aval(a) for a in ir.out_avals]
         self.backward, _ = trace_to_ir(pullback, [v.aval for v in residual_vars] + ct_avals)
 
+        self._run_forward, self._run_backward = _compiled(self.forward), _compiled(self.backward)
+
     def __call__(self, args: Sequence[Any]) -> tuple[list[Any], Callable]:
-        outs = eval_ir(self.forward, *args)
+        outs = self._run_forward(args)
         primal_out, residuals = outs[:self.n_out], outs[self.n_out:]
-        return primal_out, lambda cts: eval_ir(self.backward, *residuals, *cts)
+        return primal_out, lambda cts: self._run_backward([*residuals, *cts])
+
+
+def _compiled(ir: IR) -> Callable[[Sequence[Any]], list[Any]]:
+    """``ir`` as a tight loop of eager implementations (what ``eval_ir``
+    does with no trace active, minus the per-equation dispatch)."""
+    slot = {v: i for i, v in enumerate(ir.inputs)}
+    for eqn in ir.eqns:
+        for v in eqn.outputs:
+            slot[v] = len(slot)
+
+    def reader(atom):
+        return (None, atom.value) if isinstance(atom, Literal) else (slot[atom], None)
+
+    steps = [(e.primitive.impl, [reader(a) for a in e.inputs], e.params,
+              [slot[v] for v in e.outputs], e.primitive.multiple_results) for e in ir.eqns]
+    outputs = [reader(a) for a in ir.outputs]
+
+    def run(args: Sequence[Any]) -> list[Any]:
+        if current_builder() is not None:  # under a trace: record, as eval_ir does
+            return eval_ir(ir, *args)
+        env = list(args) + [None] * (len(slot) - len(args))
+        xp = array_namespace(args)
+        for impl, inputs, params, outs, multiple in steps:
+            result = impl(xp, *[env[i] if i is not None else v for i, v in inputs], **params)
+            if multiple:
+                for i, r in zip(outs, result):
+                    env[i] = r
+            else:
+                env[outs[0]] = result
+        return [env[i] if i is not None else v for i, v in outputs]
+
+    return run
 
 
 def cached_vjp(ir: IR, args: Sequence[Any], wrt: Sequence[bool]
