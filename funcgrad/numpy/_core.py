@@ -108,7 +108,9 @@ def is_tracer(x: Any) -> bool:
 
 
 def shape_of(x: Any) -> tuple[int, ...]:
-    return x.shape if isinstance(x, Tracer) else np.shape(x)
+    if isinstance(x, Tracer):
+        return x.shape
+    return () if type(x) in _PY_SCALARS else np.shape(x)
 
 
 def ndim_of(x: Any) -> int:
@@ -232,7 +234,8 @@ def reshape(x: Any, shape: Sequence[int]) -> Any:
 
 def operands(op_name: str, values: Sequence[Any], dtype: Any) -> list[Any]:
     """``values`` converted to ``dtype`` and broadcast to their common shape."""
-    shape = broadcast_shapes(op_name, *(shape_of(v) for v in values))
+    shapes = [tuple(shape_of(v)) for v in values]
+    shape = shapes[0] if all(s == shapes[0] for s in shapes) else broadcast_shapes(op_name, *shapes)
     return [broadcast_to(convert(v, dtype), shape) for v in values]
 
 
