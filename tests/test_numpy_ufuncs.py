@@ -162,3 +162,12 @@ def test_dtype_keyword_picks_the_loop():
 def test_square_power_matches_numpy(dtype, exponent):
     x = np.arange(-2, 3).astype(dtype)
     assert_same(run_traced(lambda a: a ** exponent, (x,), {}), x ** exponent)
+
+
+def test_only_weak_operands_keep_the_float_width():
+    from funcgrad.trace import trace_to_ir
+
+    ir, _ = trace_to_ir(lambda c: [1 / c], [fg.AbstractArray((3,), np.dtype(np.float32), True)])
+    assert ir.out_avals[0].dtype == np.float32 and ir.out_avals[0].weak_type
+    ir = fg.make_ir(lambda i: i < 10)(3)
+    assert ir.out_avals[0].dtype == np.bool_

@@ -35,6 +35,7 @@ TRACED_IMPLEMENTATIONS: dict[Any, Callable] = {}
 FUNCTIONS: dict[str, Callable] = {}
 
 _PY_SCALARS = (bool, int, float, complex)
+_KIND_ORDER = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
 def _contains_tracer(values) -> bool:
@@ -157,9 +158,12 @@ def resolve_ufunc(ufunc: np.ufunc, *values: Any) -> tuple[np.dtype, ...]:
     """Input and output dtypes of ``ufunc`` applied to ``values`` (NEP 50)."""
     avals = [aval_of(v) for v in values]
     if all(a.weak_type for a in avals):
-        # Only weak values: NumPy would compute on Python scalars, whose types are
-        # the weak dtypes themselves (the resolver would pick object for int < int).
-        return ufunc_dtypes(ufunc, *(a.dtype for a in avals))
+        # Only weak values: those of the highest kind (bool < int < float < complex)
+        # decide the width, the others adapt, as JAX does (a weak f32 / 2 stays f32;
+        # all-Python ints compare as int64, not in NumPy's object loop).
+        top = max(_KIND_ORDER[a.dtype.kind] for a in avals)
+        return ufunc_dtypes(ufunc, *(a.dtype if _KIND_ORDER[a.dtype.kind] == top
+                                     else _dtype_or_weak(a) for a in avals))
     return ufunc_dtypes(ufunc, *map(_dtype_or_weak, avals))
 
 
