@@ -9,7 +9,7 @@ Example:
       in (c) }
 """
 
-from funcgrad import errors, numpy, primitives, tree
+from funcgrad import errors, nn, numpy, primitives, random, tree
 from funcgrad.control_flow import cond, fori_loop, map, scan, switch, while_loop
 from funcgrad.errors import ConcretizationError
 from funcgrad.ir import IR, AbstractArray
@@ -48,11 +48,10 @@ from funcgrad.tree import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "all_gather", "axis_index", "pmax", "pmean", "pmin", "psum", "psum_scatter",
-    "IR", "AbstractArray", "ConcretizationError", "checkpoint", "cond", "custom_jvp", "custom_vjp",
-    "errors", "eval_ir", "fori_loop",
-    "grad", "hessian", "jacfwd", "jacrev", "jvp", "linear_transpose", "linearize", "make_ir",
-    "map", "numpy", "scan", "stop_gradient", "switch", "value_and_grad", "vjp", "vmap", "while_loop",
-    "primitives", "register_pytree_node", "tree", "tree_flatten", "tree_leaves", "tree_map",
-    "tree_structure", "tree_unflatten",
+    "AbstractArray", "all_gather", "axis_index", "checkpoint", "ConcretizationError", "cond",
+    "custom_jvp", "custom_vjp", "errors", "eval_ir", "fori_loop", "grad", "hessian", "IR", "jacfwd",
+    "jacrev", "jvp", "linear_transpose", "linearize", "make_ir", "map", "nn", "numpy", "pmax",
+    "pmean", "pmin", "primitives", "psum", "psum_scatter", "random", "register_pytree_node", "scan",
+    "stop_gradient", "switch", "tree", "tree_flatten", "tree_leaves", "tree_map", "tree_structure",
+    "tree_unflatten", "value_and_grad", "vjp", "vmap", "while_loop",
 ]
