@@ -24,7 +24,8 @@ import funcgrad.numpy as fnp
 from funcgrad.numpy._core import normalize_axis, result_dtype, shape_of
 from funcgrad.numpy.ufuncs import apply_ufunc
 from funcgrad.primitives.elementwise import PRIMITIVE_OF_ROW
-from funcgrad.transforms.custom_derivatives import custom_jvp, stop_gradient
+from funcgrad.special import erf
+from funcgrad.transforms.custom_derivatives import stop_gradient
 
 __all__ = [
     "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus",
@@ -67,46 +68,6 @@ def elu(x: Array, alpha: float = 1.0) -> Array:
     return fnp.where(positive, x, alpha * fnp.expm1(fnp.where(positive, 0, x)))
 
 
-def _polynomial(coefficients: tuple[float, ...], x: Array) -> Array:
-    """Horner's rule, highest power first; Python-float coefficients keep x's dtype."""
-    result = coefficients[0]
-    for c in coefficients[1:]:
-        result = result * x + c
-    return result
-
-
-# Cephes' rational approximations of erf (|x| <= 1) and erfc (1 < |x| < 8), the
-# ones scipy uses: accurate to float64 rounding.
-_ERF_P = (9.60497373987051638749e0, 9.00260197203842689217e1, 2.23200534594684319226e3,
-          7.00332514112805075473e3, 5.55923013010394962768e4)
-_ERF_Q = (1.0, 3.35617141647503099647e1, 5.21357949780152679795e2, 4.59432382970980127987e3,
-          2.26290000613890934246e4, 4.92673942608635921086e4)
-_ERFC_P = (2.46196981473530512524e-10, 5.64189564831068821977e-1, 7.46321056442269912687e0,
-           4.86371970985681366614e1, 1.96520832956077098242e2, 5.26445194995477358631e2,
-           9.34528527171957607540e2, 1.02755188689515710272e3, 5.57535335369399327526e2)
-_ERFC_Q = (1.0, 1.32281951154744992508e1, 8.67072140885989742329e1, 3.54937778887819891062e2,
-           9.75708501743205489753e2, 1.82390916687909736289e3, 2.24633760818710981792e3,
-           1.65666309194161350182e3, 5.57535340817727675546e2)
-
-
-@custom_jvp
-def _erf(x: Array) -> Array:
-    """The error function of a float array (for the exact ``gelu``)."""
-    inner = fnp.clip(x, -1.0, 1.0)
-    z = inner * inner
-    near_zero = inner * _polynomial(_ERF_P, z) / _polynomial(_ERF_Q, z)
-    # erf(6) is 1 to float64 precision, so clipping there loses nothing.
-    a = fnp.clip(fnp.abs(x), 1.0, 6.0)
-    erfc = fnp.exp(-a * a) * _polynomial(_ERFC_P, a) / _polynomial(_ERFC_Q, a)
-    return fnp.where(fnp.abs(x) <= 1, near_zero, fnp.sign(x) * (1 - erfc))
-
-
-@_erf.defjvp
-def _erf_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    return _erf(x), t * (2 / math.sqrt(math.pi)) * fnp.exp(-x * x)
-
-
 def _as_inexact(x: Array) -> Array:
     """``x`` as a float array: integers become float64, as NumPy's ``tanh`` does."""
     return fnp.asarray(x, dtype=result_dtype(x, 1.0))
@@ -128,7 +89,7 @@ def gelu(x: Array, approximate: bool = True) -> Array:
     if approximate:
         cdf = 0.5 * (1 + fnp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
     else:
-        cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
+        cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
     return x * cdf
 
 
