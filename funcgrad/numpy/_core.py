@@ -144,10 +144,6 @@ def result_dtype(*values: Any) -> np.dtype:
     return _result_type(*(_dtype_or_weak(aval_of(v)) for v in values))
 
 
-def all_weak(*values: Any) -> bool:
-    return all(aval_of(v).weak_type for v in values)
-
-
 @functools.lru_cache(maxsize=4096)
 def ufunc_dtypes(ufunc: np.ufunc, *keys) -> tuple[np.dtype, ...]:
     """The loop NumPy picks for ``ufunc`` on these (dtype or weak) operands."""

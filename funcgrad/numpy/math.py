@@ -242,7 +242,7 @@ def divmod(x1: Any, x2: Any, out: Any = None) -> tuple[Any, Any]:
 @implements(np.diff)
 def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = np._NoValue,
          append: Any = np._NoValue) -> Any:
-    from funcgrad.numpy.manipulation import concatenate
+    from funcgrad.numpy.manipulation import concatenate, slice_axis
 
     axis = normalize_axis(axis, len(shape_of(a)), "diff")
     pieces = [a]
@@ -256,16 +256,7 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = np._NoValue,
     boolean = aval_of(a).dtype == np.bool_
     for _ in range(n):
         size = shape_of(a)[axis]
-        upper = _take_range(a, axis, 1, size)
-        lower = _take_range(a, axis, 0, size - 1)
+        upper = slice_axis(a, min(1, size), size, axis)
+        lower = slice_axis(a, 0, max(size - 1, 0), axis)
         a = u.not_equal(upper, lower) if boolean else u.subtract(upper, lower)
     return a
-
-
-def _take_range(x: Any, axis: int, start: int, stop: int) -> Any:
-    shape = shape_of(x)
-    starts = [0] * len(shape)
-    limits = list(shape)
-    starts[axis], limits[axis] = start, max(stop, start)
-    return structural.slice_.bind(x, start_indices=tuple(starts), limit_indices=tuple(limits),
-                                 strides=(1,) * len(shape))
