@@ -10,6 +10,7 @@ Example:
 """
 
 from funcgrad import errors, nn, numpy, primitives, random, tree
+from funcgrad.config import config, disable_jit
 from funcgrad.control_flow import cond, fori_loop, map, scan, switch, while_loop
 from funcgrad.errors import ConcretizationError
 from funcgrad.ir import IR, AbstractArray
@@ -36,6 +37,7 @@ from funcgrad.transforms.collectives import (
     psum_scatter,
 )
 from funcgrad.transforms.custom_derivatives import checkpoint, custom_jvp, custom_vjp, stop_gradient
+from funcgrad.transforms.jit import jit
 from funcgrad.tree import (
     register_pytree_node,
     tree_flatten,
@@ -49,8 +51,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AbstractArray", "all_gather", "axis_index", "checkpoint", "ConcretizationError", "cond",
-    "custom_jvp", "custom_vjp", "errors", "eval_ir", "fori_loop", "grad", "hessian", "IR", "jacfwd",
-    "jacrev", "jvp", "linear_transpose", "linearize", "make_ir", "map", "nn", "numpy", "pmax",
+    "config", "custom_jvp", "custom_vjp", "disable_jit", "errors", "eval_ir", "fori_loop", "grad",
+    "hessian", "IR", "jacfwd", "jacrev", "jit", "jvp", "linear_transpose", "linearize", "make_ir",
+    "map", "nn", "numpy", "pmax",
     "pmean", "pmin", "primitives", "psum", "psum_scatter", "random", "register_pytree_node", "scan",
     "stop_gradient", "switch", "tree", "tree_flatten", "tree_leaves", "tree_map", "tree_structure",
     "tree_unflatten", "value_and_grad", "vjp", "vmap", "while_loop",

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.backends import array_namespace
+from funcgrad.config import config
 from funcgrad.errors import (
     ConcretizationError,
     EscapedTracerError,
@@ -307,7 +308,12 @@ def bind(primitive, *args: Any, **params: Any) -> Any:
                 raise _escaped(arg)
             args = [a.value if isinstance(a, Literal) else a for a in args]
             break
-    return primitive.impl(array_namespace(args), *args, **params)
+    result = primitive.impl(array_namespace(args), *args, **params)
+    if config.debug_nans:
+        from funcgrad.transforms.jit import check_nans
+
+        check_nans(primitive.name, result if primitive.multiple_results else [result])
+    return result
 
 
 def trace_to_ir(fun: Callable, args: Sequence[Any], *, concrete: bool = False,

@@ -145,5 +145,9 @@ def samples() -> dict[str, tuple[list, dict]]:
     for name in ("scatter", "scatter_add", "scatter_mul", "scatter_min", "scatter_max"):
         table[name] = ([x, _ints(4, 1, high=2), _floats(4, 3)], dict(axes=(0,)))
     table.update(_control_flow_samples())
+    body = _sub_ir(lambda x, y: [x * y + 1.0, (x * y).sum(axis=1)], AbstractArray((2, 3), F64),
+                   AbstractArray((2, 3), F64))
+    table["jit_call"] = ([x, _floats(2, 3)], dict(ir=body, name="sample"))
+    table["fused"] = ([x, _floats(2, 3)], dict(ir=body))
     table.update(_custom_derivative_samples())
     return table

@@ -9,6 +9,7 @@ Example:
 """
 
 from funcgrad.primitives import (  # noqa: F401  (importing declares the primitives)
+    call,
     collectives,
     control_flow,
     convolution,

@@ -1,9 +1,11 @@
 """The primitive declaration and the registry of all primitives.
 
-A primitive is declared once, with every rule it needs.  This issue fills in
-abstract evaluation and the eager implementation; the transforms attach their
-own rules (``jvp``, ``transpose``, ``batch``, ``lowerings[backend]``) to the
-same object, so a reader finds all of a primitive's behaviour in one place.
+A primitive is declared once, with abstract evaluation and the eager
+implementation; the transforms attach their own rules (``jvp``,
+``transpose``, ``batch``) to the same object, so a reader finds all of a
+primitive's behaviour in one place.  Compiler backends keep their lowering
+rules in their own tables (``funcgrad.backends.numba_cpu.rules``), since a
+lowering is written in the backend's terms.
 
 Example:
     >>> from funcgrad.primitives import PRIMITIVES
@@ -38,11 +40,10 @@ class Primitive:
         self.abstract_eval = abstract_eval
         self.impl = impl
         self.multiple_results = multiple_results
-        # Rules attached by the transforms (autodiff, batching, jit).
+        # Rules attached by the transforms (autodiff, batching).
         self.jvp: Callable | None = None
         self.transpose: Callable | None = None
         self.batch: Callable | None = None
-        self.lowerings: dict[str, Callable] = {}
         # What to tell a user whose reverse-mode derivative needs a missing transpose.
         self.reverse_mode_fix: str = "use forward mode (fg.jvp, fg.jacfwd)"
         PRIMITIVES[name] = self

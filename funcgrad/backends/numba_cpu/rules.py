@@ -1,0 +1,257 @@
+"""Lowering rules for the primitives that are not fused: source for each.
+
+A rule ``rule(em, eqn)`` writes statements that define the equation's
+outputs as C-contiguous arrays (the emitter's invariant).  Shapes and
+params are known now, so rules do their index arithmetic in Python and
+emit only what runs.  ``RULES`` maps a primitive name to its rule; a
+primitive without one runs as a host call between compiled segments.
+
+Example:
+    >>> import numpy as np, funcgrad as fg
+    >>> from funcgrad.backends.numba_cpu.emitter import Emitter
+    >>> ir = fg.make_ir(lambda x: x[1:3])(np.ones(4))
+    >>> em = Emitter()
+    >>> RULES["slice"](em, ir.eqns[0])
+    >>> em.lines
+    ['b = a[1:3:1].copy()']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack
+
+import numpy as np
+
+from funcgrad.backends.numba_cpu.emitter import Emitter, dtype_expr
+from funcgrad.backends.numba_cpu.scalar_ops import helpers_used
+from funcgrad.ir import Eqn
+
+Rule = Callable[[Emitter, Eqn], None]
+RULES: dict[str, Rule] = {}
+# Primitives lowered only in some cases: a predicate on the equation (else a host call).
+CONDITIONS: dict[str, Callable[[Eqn], bool]] = {}
+
+
+def rule(name: str):
+    def register(fn: Rule) -> Rule:
+        RULES[name] = fn
+        return fn
+
+    return register
+
+
+def _ins(em: Emitter, eqn: Eqn) -> list[str]:
+    return [em.name(a) for a in eqn.inputs]
+
+
+def _out(em: Emitter, eqn: Eqn, k: int = 0) -> str:
+    return em.name(eqn.outputs[k])
+
+
+def _tuple(items) -> str:
+    items = list(items)
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+@rule("reshape")
+def _reshape(em, eqn):
+    (x,) = _ins(em, eqn)
+    em.line(f"{_out(em, eqn)} = {x}.reshape({_tuple(map(str, eqn.params['new_sizes']))})")
+
+
+@rule("slice")
+def _slice(em, eqn):
+    (x,) = _ins(em, eqn)
+    p = eqn.params
+    strides = p["strides"] or (1,) * len(p["start_indices"])
+    index = ", ".join(f"{s}:{e}:{k}" for s, e, k in zip(p["start_indices"], p["limit_indices"],
+                                                        strides))
+    em.line(f"{_out(em, eqn)} = {x}[{index or '()'}].copy()")
+
+
+@rule("rev")
+def _rev(em, eqn):
+    (x,) = _ins(em, eqn)
+    ndim = eqn.inputs[0].aval.ndim
+    index = ", ".join("::-1" if d in eqn.params["dimensions"] else ":" for d in range(ndim))
+    em.line(f"{_out(em, eqn)} = {x}[{index}].copy()" if ndim else f"{_out(em, eqn)} = {x}.copy()")
+
+
+@rule("concatenate")
+def _concatenate(em, eqn):
+    xs = _ins(em, eqn)
+    em.line(f"{_out(em, eqn)} = np.concatenate({_tuple(xs)}, axis={eqn.params['dimension']})")
+
+
+@rule("pad")
+def _pad(em, eqn):
+    x, value = eqn.inputs
+    out = _out(em, eqn)
+    aval = eqn.outputs[0].aval
+    em.line(f"{out} = np.full({aval.shape!r}, {em.scalar(value)}, {dtype_expr(aval.dtype)})")
+    out_index, in_index = [], []
+    for size, out_size, (low, _, interior) in zip(x.aval.shape, aval.shape,
+                                                   eqn.params["padding_config"]):
+        step = interior + 1
+        # Input element i lands at low + i * step; keep those inside the output.
+        first = -(low // step) if low < 0 else 0
+        last = min(size - 1, (out_size - 1 - low) // step)
+        if last < first:
+            return  # nothing of x survives the cropping
+        out_index.append(f"{low + first * step}:{low + last * step + 1}:{step}")
+        in_index.append(f"{first}:{last + 1}")
+    if out_index:
+        em.line(f"{out}[{', '.join(out_index)}] = {em.name(x)}[{', '.join(in_index)}]")
+    else:
+        em.line(f"{out}[()] = {em.name(x)}[()]")
+
+
+@rule("dot_general")
+def _dot_general(em, eqn):
+    lhs, rhs = eqn.inputs
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    lf = [d for d in range(lhs.aval.ndim) if d not in lc and d not in lb]
+    rf = [d for d in range(rhs.aval.ndim) if d not in rc and d not in rb]
+    size = lambda aval, dims: int(np.prod([aval.shape[d] for d in dims], dtype=np.int64))  # noqa: E731
+    batch, m, k, n = size(lhs.aval, lb), size(lhs.aval, lf), size(lhs.aval, lc), size(rhs.aval, rf)
+    a = _as_matrix(em, em.name(lhs), lhs.aval.ndim, list(lb), lf, list(lc), (batch, m, k))
+    b = _as_matrix(em, em.name(rhs), rhs.aval.ndim, list(rb), list(rc), rf, (batch, k, n))
+    out = eqn.outputs[0]
+    dtype = dtype_expr(out.aval.dtype)
+    result = em.fresh("product")
+    blas = out.aval.dtype.kind in "fc"
+    if blas and batch == 1 and k > 0:
+        em.line(f"{result} = np.dot({a}[0], {b}[0])")
+    else:
+        em.line(f"{result} = np.zeros(({batch}, {m}, {n}), {dtype})")
+        i = em.fresh("batch")
+        with em.block(f"for {i} in range({batch}):"):
+            if blas and k > 0:
+                em.line(f"{result}[{i}] = np.dot({a}[{i}], {b}[{i}])")
+            elif not blas:
+                em.use("matmul_loops")
+                em.line(f"matmul_loops({a}[{i}], {b}[{i}], {result}[{i}])")
+            else:
+                em.line("pass")
+    em.line(f"{em.name(out)} = {result}.reshape({_tuple(map(str, out.aval.shape))})")
+
+
+def _as_matrix(em: Emitter, x: str, ndim: int, batch, rows, cols, shape) -> str:
+    """``x`` as a (batch, rows, cols) C-contiguous array (a view when no
+    transpose is needed)."""
+    perm = [*batch, *rows, *cols]
+    name = em.fresh(f"{x}_3d")
+    if perm == list(range(ndim)):
+        em.line(f"{name} = {x}.reshape({shape!r})")
+    else:
+        em.line(f"{name} = np.ascontiguousarray(np.transpose({x}, {_tuple(map(str, perm))}))"
+                f".reshape({shape!r})")
+    return name
+
+
+_CUMULATIVE = {"cumsum": "{acc} + {v}", "cumprod": "{acc} * {v}", "cummax": "fmax({acc}, {v})",
+               "cummin": "fmin({acc}, {v})"}
+
+
+def _along_axis(em: Emitter, shape: tuple[int, ...], axis: int) -> tuple[str, ExitStack]:
+    """Loops over every dimension but ``axis`` (an ExitStack that closes
+    them) and the index inside them, with ``{k}`` where the axis goes."""
+    stack = ExitStack()
+    index = []
+    for d, size in enumerate(shape):
+        if d == axis:
+            index.append("{k}")
+        else:
+            stack.enter_context(em.block(f"for i{d} in range({size}):"))
+            index.append(f"i{d}")
+    return ", ".join(index), stack
+
+
+def _cumulative(name: str):
+    def lower(em, eqn):
+        (x,) = _ins(em, eqn)
+        out = _out(em, eqn)
+        aval = eqn.outputs[0].aval
+        axis, reverse = eqn.params["axis"], eqn.params["reverse"]
+        n = aval.shape[axis]
+        em.line(f"{out} = np.empty({aval.shape!r}, {dtype_expr(aval.dtype)})")
+        if n == 0:
+            return
+        index, loops = _along_axis(em, aval.shape, axis)
+        acc, k = em.fresh("acc"), em.fresh("k")
+        with loops:
+            first = n - 1 if reverse else 0
+            em.line(f"{acc} = {x}[{index.format(k=first)}]")
+            em.line(f"{out}[{index.format(k=first)}] = {acc}")
+            steps = f"range({n - 2}, -1, -1)" if reverse else f"range(1, {n})"
+            with em.block(f"for {k} in {steps}:"):
+                expr = _CUMULATIVE[name].format(acc=acc, v=f"{x}[{index.format(k=k)}]")
+                em.use(*helpers_used(expr))
+                em.line(f"{acc} = {dtype_expr(aval.dtype)}({expr})")
+                em.line(f"{out}[{index.format(k=k)}] = {acc}")
+
+    return lower
+
+
+for _name in _CUMULATIVE:
+    RULES[_name] = _cumulative(_name)
+
+
+def _argreduce(better: str):
+    def lower(em, eqn):
+        (x,) = _ins(em, eqn)
+        out = _out(em, eqn)
+        axis = eqn.params["axis"]
+        shape = eqn.inputs[0].aval.shape
+        aval = eqn.outputs[0].aval
+        em.line(f"{out} = np.empty({aval.shape!r}, {dtype_expr(aval.dtype)})")
+        index, loops = _along_axis(em, shape, axis)
+        out_index = ", ".join(f"i{d}" for d in range(len(shape)) if d != axis) or "()"
+        best, where, k, v = (em.fresh(n) for n in ("best", "where", "k", "v"))
+        with loops:
+            em.line(f"{best} = {x}[{index.format(k=0)}]")
+            em.line(f"{where} = 0")
+            with em.block(f"for {k} in range(1, {shape[axis]}):"):
+                em.line(f"{v} = {x}[{index.format(k=k)}]")
+                # The first NaN wins, as in NumPy: once best is NaN nothing replaces it.
+                with em.block(f"if {best} == {best} and ({v} {better} {best} or {v} != {v}):"):
+                    em.line(f"{best} = {v}")
+                    em.line(f"{where} = {k}")
+            em.line(f"{out}[{out_index}] = {where}")
+
+    return lower
+
+
+RULES["argmax"] = _argreduce(">")
+RULES["argmin"] = _argreduce("<")
+
+
+def _starts(em: Emitter, starts, operand_shape, sizes) -> list[str]:
+    """Start indices clamped so the window fits, as JAX's dynamic_slice."""
+    names = []
+    for atom, dim, size in zip(starts, operand_shape, sizes):
+        name = em.fresh("start")
+        em.line(f"{name} = min(max(int({em.scalar(atom)}), 0), {dim - size})")
+        names.append(name)
+    return names
+
+
+@rule("dynamic_slice")
+def _dynamic_slice(em, eqn):
+    x, *starts = eqn.inputs
+    sizes = eqn.params["slice_sizes"]
+    names = _starts(em, starts, x.aval.shape, sizes)
+    index = ", ".join(f"{s}:{s} + {n}" for s, n in zip(names, sizes)) or "()"
+    em.line(f"{_out(em, eqn)} = {em.name(x)}[{index}].copy()")
+
+
+@rule("dynamic_update_slice")
+def _dynamic_update_slice(em, eqn):
+    x, update, *starts = eqn.inputs
+    sizes = update.aval.shape
+    names = _starts(em, starts, x.aval.shape, sizes)
+    out = _out(em, eqn)
+    em.line(f"{out} = {em.name(x)}.copy()")
+    index = ", ".join(f"{s}:{s} + {n}" for s, n in zip(names, sizes)) or "()"
+    em.line(f"{out}[{index}] = {em.name(update)}")
