@@ -108,3 +108,18 @@ class EscapedTracerError(FuncgradError, RuntimeError):
 
 class StructureError(FuncgradError, TypeError):
     """Pytrees whose structures must agree differ (a loop carry, cond branches)."""
+
+
+class NaNError(FuncgradError, FloatingPointError):
+    """``fg.config.debug_nans`` found an operation whose result holds a NaN."""
+
+
+def check_nans(primitive_name: str, results, source: str | None = None) -> None:
+    """Raise NaNError if a floating-point array among ``results`` holds a NaN."""
+    for result in results:
+        if isinstance(result, (numpy.ndarray, numpy.generic)) and result.dtype.kind in "fc" \
+                and numpy.isnan(result).any():
+            where = f" (recorded at {source})" if source else ""
+            raise NaNError(f"debug_nans: {primitive_name} produced a NaN{where}",
+                           "check the operation's inputs (log or sqrt of a negative, 0/0, "
+                           "inf - inf); turn the check off with fg.config.update('debug_nans', False)")

@@ -38,6 +38,7 @@ from funcgrad.errors import (
     EscapedTracerError,
     InPlaceUpdateError,
     TracerArrayConversionError,
+    check_nans,
     user_location,
 )
 from funcgrad.ir import IR, AbstractArray, Atom, Eqn, Literal, Var, abstractify, typecheck
@@ -310,8 +311,6 @@ def bind(primitive, *args: Any, **params: Any) -> Any:
             break
     result = primitive.impl(array_namespace(args), *args, **params)
     if config.debug_nans:
-        from funcgrad.transforms.jit import check_nans
-
         check_nans(primitive.name, result if primitive.multiple_results else [result])
     return result
 

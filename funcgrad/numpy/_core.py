@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from funcgrad.errors import AxisError, ShapeError
+from funcgrad.config import config
+from funcgrad.errors import AxisError, ShapeError, check_nans
 from funcgrad.ir import AbstractArray, Literal, abstractify
 from funcgrad.primitives import structural
 from funcgrad.trace import Tracer
@@ -74,7 +75,10 @@ def implements(numpy_function: Callable | None, *, name: str | None = None):
             def fn(*args, **kwargs):
                 if _contains_tracer(args) or (kwargs and _contains_tracer(kwargs.values())):
                     return traced(*args, **kwargs)
-                return numpy_function(*args, **kwargs)
+                result = numpy_function(*args, **kwargs)
+                if config.debug_nans:
+                    check_nans(fn_name, result if isinstance(result, tuple) else [result])
+                return result
 
             TRACED_IMPLEMENTATIONS[numpy_function] = traced
             if not fn.__doc__:

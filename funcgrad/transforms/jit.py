@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from funcgrad.config import config
-from funcgrad.errors import FuncgradError, user_location
+from funcgrad.errors import NaNError, check_nans, user_location
 from funcgrad.ir import IR, AbstractArray, Literal, abstractify
 from funcgrad.primitives.call import jit_call
 from funcgrad.trace import Tracer, current_builder, trace_to_ir
@@ -43,10 +43,6 @@ from funcgrad.tree import PyTreeDef, tree_flatten, tree_unflatten
 
 ABSTRACT_REASON = ("inside fg.jit, which compiles one program for every value of an argument "
                    "with the same shape and dtype")
-
-
-class NaNError(FuncgradError, FloatingPointError):
-    """``debug_nans`` found an operation whose result holds a NaN."""
 
 
 def compile_ir(ir: IR, name: str = "ir") -> Callable[..., list]:
@@ -341,17 +337,6 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = ()
 
 
 # ---------------------------------------------------------------- debug_nans
-
-
-def check_nans(primitive_name: str, results: Sequence[Any], source: str | None = None) -> None:
-    """Raise NaNError if a floating-point result holds a NaN."""
-    for result in results:
-        array = np.asarray(result)
-        if array.dtype.kind in "fc" and np.isnan(array).any():
-            where = f" (recorded at {source})" if source else ""
-            raise NaNError(f"debug_nans: {primitive_name} produced a NaN{where}",
-                           "check the operation's inputs (log or sqrt of a negative, 0/0, "
-                           "inf - inf); turn it off with fg.config.update('debug_nans', False)")
 
 
 def _check_nans(ir: IR, inputs: list, outputs: list, name: str) -> None:

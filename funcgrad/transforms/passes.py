@@ -64,7 +64,7 @@ def _with_inputs(eqn: Eqn, env: Substitution) -> Eqn:
 # ---------------------------------------------------------------- inlining
 
 # Wrappers whose params hold the function they call (``fun``) or a jitted body (``ir``).
-_INLINED = {"jit_call": "ir", "custom_jvp_call": "fun", "custom_vjp_call": "fun",
+_INLINED = {"jit_call": "ir", "fused": "ir", "custom_jvp_call": "fun", "custom_vjp_call": "fun",
             "checkpoint": "fun"}
 
 
@@ -72,31 +72,27 @@ def inline_calls(ir: IR) -> IR:
     """Splice called sub-IRs into ``ir``, recursively, with fresh variables."""
     eqns: list[Eqn] = []
     env: Substitution = {}
-    _inline_into(ir.eqns, env, eqns)
+    _inline_into(ir.eqns, env, eqns, fresh=False)
     return _rebuild(ir, eqns, env)
 
 
-def _inline_into(source: Sequence[Eqn], env: Substitution, out: list[Eqn]) -> None:
+def _inline_into(source: Sequence[Eqn], env: Substitution, out: list[Eqn], fresh: bool) -> None:
+    """Append ``source`` to ``out`` with calls spliced in; inside a body
+    (``fresh``) every output gets a new variable, as a body may be inlined twice."""
     for eqn in source:
         eqn = _with_inputs(eqn, env)
         key = _INLINED.get(eqn.primitive.name)
-        if key is None:
+        if key is not None:
+            body: IR = eqn.params[key]
+            inner: Substitution = dict(zip(body.inputs, eqn.inputs))  # consts are trailing inputs
+            _inline_into(body.eqns, inner, out, fresh=True)
+            env.update(zip(eqn.outputs, (_subst(a, inner) for a in body.outputs)))
+        elif fresh:
+            outputs = [Var(v.aval) for v in eqn.outputs]
+            env.update(zip(eqn.outputs, outputs))
+            out.append(Eqn(eqn.primitive, eqn.inputs, outputs, eqn.params, eqn.source))
+        else:
             out.append(eqn)
-            continue
-        body: IR = eqn.params[key]
-        inner: Substitution = dict(zip(body.inputs, eqn.inputs))  # consts are trailing inputs
-        renamed = [_renamed(e, inner) for e in body.eqns]
-        _inline_into(renamed, inner, out)
-        env.update(zip(eqn.outputs, (_subst(a, inner) for a in body.outputs)))
-
-
-def _renamed(eqn: Eqn, env: Substitution) -> Eqn:
-    """A copy of ``eqn`` with fresh outputs (a body may be inlined twice)."""
-    outputs = [Var(v.aval) for v in eqn.outputs]
-    new = Eqn(eqn.primitive, eqn.inputs, outputs, eqn.params, eqn.source)
-    for old, var in zip(eqn.outputs, outputs):
-        env[old] = var
-    return new
 
 
 # ---------------------------------------------------------------- simplification

@@ -97,7 +97,7 @@ class Emitter:
                 key = ("scalar", atom.aval.dtype.str, value.tobytes())
             if key not in self.const_names:
                 self.const_names[key] = self.fresh(f"const{len(self.const_values)}")
-                self.const_values.append(np.ascontiguousarray(atom.value, atom.aval.dtype))
+                self.const_values.append(np.asarray(atom.value, atom.aval.dtype, order="C"))
             return self.const_names[key]
         if atom not in self.names:
             base = self.printer.name(atom)

@@ -36,7 +36,9 @@ from funcgrad.backends.numba_cpu.scalar_ops import helpers_used, scalar_expressi
 from funcgrad.ir import Atom, Eqn, Literal, Var
 from funcgrad.transforms.passes import REDUCTIONS, is_view
 
-PARALLEL_MIN_ELEMENTS = 1 << 18  # below this, starting threads costs more than it saves
+# Numba's parallel pass adds seconds of compilation and threads add microseconds per call:
+# only loops this big pay for both.
+PARALLEL_MIN_ELEMENTS = 1 << 22
 
 try:
     from funcgrad.backends import numba_math

@@ -88,7 +88,8 @@ class Program:
                 functions = {}
                 for segment in segments:
                     function = getattr(module, segment.function)
-                    function.compile(self._signature(segment))
+                    if hasattr(function, "compile"):  # not under NUMBA_DISABLE_JIT=1
+                        function.compile(self._signature(segment))
                     functions[segment.function] = function
                 return Executable(self, functions)
             except Exception as error:
@@ -109,6 +110,13 @@ class Program:
         for match in re.finditer(r'File "([^"]+)", line (\d+)', text):
             if match.group(1) == path:
                 eqn = self.line_eqns.get(int(match.group(2)), eqn)
+        if eqn is None:  # no location (an unknown name, say): the first line naming it
+            lines = self.source.splitlines()
+            for quoted in re.findall(r"'(\w+)'", text):
+                found = [n for n, line in enumerate(lines, 1) if quoted in line and n in self.line_eqns]
+                if found:
+                    eqn = self.line_eqns[found[0]]
+                    break
         summary = "\n".join(text.strip().splitlines()[:3]) or type(error).__name__
         if eqn is None:
             return JitCompilationError(f"jit could not compile {self.name}: {summary}",

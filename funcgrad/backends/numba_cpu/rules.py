@@ -115,39 +115,65 @@ def _dot_general(em, eqn):
     rf = [d for d in range(rhs.aval.ndim) if d not in rc and d not in rb]
     size = lambda aval, dims: int(np.prod([aval.shape[d] for d in dims], dtype=np.int64))  # noqa: E731
     batch, m, k, n = size(lhs.aval, lb), size(lhs.aval, lf), size(lhs.aval, lc), size(rhs.aval, rf)
-    a = _as_matrix(em, em.name(lhs), lhs.aval.ndim, list(lb), lf, list(lc), (batch, m, k))
-    b = _as_matrix(em, em.name(rhs), rhs.aval.ndim, list(rb), list(rc), rf, (batch, k, n))
     out = eqn.outputs[0]
     dtype = dtype_expr(out.aval.dtype)
     result = em.fresh("product")
-    blas = out.aval.dtype.kind in "fc"
-    if blas and batch == 1 and k > 0:
-        em.line(f"{result} = np.dot({a}[0], {b}[0])")
+    blas = out.aval.dtype.kind in "fc" and k > 0
+    if blas and batch == 1:
+        a = _matrix(em, lhs, lf, list(lc), (m, k))
+        b = _matrix(em, rhs, list(rc), rf, (k, n))
+        em.line(f"{result} = np.dot({a}, {b})")
     else:
+        a = _batched(em, lhs, list(lb), lf, list(lc), (batch, m, k))
+        b = _batched(em, rhs, list(rb), list(rc), rf, (batch, k, n))
         em.line(f"{result} = np.zeros(({batch}, {m}, {n}), {dtype})")
         i = em.fresh("batch")
         with em.block(f"for {i} in range({batch}):"):
-            if blas and k > 0:
+            if blas:
                 em.line(f"{result}[{i}] = np.dot({a}[{i}], {b}[{i}])")
-            elif not blas:
+            elif out.aval.dtype.kind in "fc":
+                em.line("pass  # an empty contraction: zeros")
+            else:
                 em.use("matmul_loops")
                 em.line(f"matmul_loops({a}[{i}], {b}[{i}], {result}[{i}])")
-            else:
-                em.line("pass")
     em.line(f"{em.name(out)} = {result}.reshape({_tuple(map(str, out.aval.shape))})")
 
 
-def _as_matrix(em: Emitter, x: str, ndim: int, batch, rows, cols, shape) -> str:
-    """``x`` as a (batch, rows, cols) C-contiguous array (a view when no
-    transpose is needed)."""
+def _matrix(em: Emitter, x, rows: list[int], cols: list[int], shape) -> str:
+    """``x`` as a (rows, cols) matrix for BLAS: a reshape of it, or of its
+    transpose (a view BLAS reads transposed), or else a transposed copy."""
+    ndim = x.aval.ndim
+    name = em.name(x)
+    if rows + cols == list(range(ndim)):
+        return f"{name}.reshape({shape!r})"
+    if cols + rows == list(range(ndim)):
+        return f"{name}.reshape({shape[::-1]!r}).T"
+    return _transposed(em, x, rows + cols, shape)
+
+
+def _batched(em: Emitter, x, batch, rows, cols, shape) -> str:
+    """``x`` as a C-contiguous (batch, rows, cols) array."""
     perm = [*batch, *rows, *cols]
-    name = em.fresh(f"{x}_3d")
-    if perm == list(range(ndim)):
-        em.line(f"{name} = {x}.reshape({shape!r})")
-    else:
-        em.line(f"{name} = np.ascontiguousarray(np.transpose({x}, {_tuple(map(str, perm))}))"
-                f".reshape({shape!r})")
-    return name
+    if perm == list(range(x.aval.ndim)):
+        return f"{em.name(x)}.reshape({shape!r})"
+    return _transposed(em, x, perm, shape)
+
+
+def _transposed(em: Emitter, x, perm: list[int], shape) -> str:
+    """A C-contiguous copy of ``x`` with its axes permuted, then reshaped.
+    (Explicit loops: ``np.transpose`` with axes takes seconds to compile in Numba.)"""
+    dims = [x.aval.shape[p] for p in perm]
+    name = em.fresh(f"{em.name(x)}_t")
+    em.line(f"{name} = np.empty({tuple(dims)!r}, {dtype_expr(x.aval.dtype)})")
+    with ExitStack() as loops:
+        for d, size in enumerate(dims):
+            loops.enter_context(em.block(f"for i{d} in range({size}):"))
+        source = [""] * len(perm)
+        for d, p in enumerate(perm):
+            source[p] = f"i{d}"
+        target = ", ".join(f"i{d}" for d in range(len(dims))) or "()"
+        em.line(f"{name}[{target}] = {em.name(x)}[{', '.join(source) or '()'}]")
+    return f"{name}.reshape({shape!r})"
 
 
 _CUMULATIVE = {"cumsum": "{acc} + {v}", "cumprod": "{acc} * {v}", "cummax": "fmax({acc}, {v})",
