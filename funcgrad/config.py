@@ -46,14 +46,19 @@ class Config:
         self.cache_dir = _default_cache_dir()
         self.disk_cache = os.environ.get("FUNCGRAD_DISK_CACHE", "1") != "0"
         self._local = threading.local()
+        self._disabled_blocks = 0  # threads inside disable_jit, for a cheap check
 
     @property
     def jit_disabled(self) -> bool:
-        return getattr(self._local, "jit_disabled", False)
+        # The thread-local is read only while some thread disables jit: a jitted call checks this.
+        return self._disabled_blocks > 0 and getattr(self._local, "jit_disabled", False)
 
     @jit_disabled.setter
     def jit_disabled(self, value: bool) -> None:
+        previous = getattr(self._local, "jit_disabled", False)
         self._local.jit_disabled = value
+        with _COUNT_LOCK:
+            self._disabled_blocks += bool(value) - bool(previous)
 
     def update(self, name: str, value: Any) -> None:
         """Set the setting ``name``; an unknown name raises.
@@ -71,6 +76,7 @@ class Config:
         setattr(self, name, value)
 
 
+_COUNT_LOCK = threading.Lock()
 config = Config()
 
 

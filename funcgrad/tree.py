@@ -27,6 +27,7 @@ class _NodeType(NamedTuple):
 
 
 _REGISTRY: dict[type, _NodeType] = {}
+_LEAF_TYPES: set[type] = set()  # types seen to be leaves: the common case, checked first
 
 
 def register_pytree_node(cls: type, flatten: Callable, unflatten: Callable) -> None:
@@ -44,6 +45,7 @@ def register_pytree_node(cls: type, flatten: Callable, unflatten: Callable) -> N
     if cls in _REGISTRY:
         raise ValueError(f"{cls.__name__} is already registered as a pytree node")
     _REGISTRY[cls] = _NodeType(flatten, unflatten)
+    _LEAF_TYPES.discard(cls)
 
 
 def _sorted_keys(d: dict) -> list:
@@ -66,6 +68,8 @@ register_pytree_node(
 def _children(x: Any) -> tuple[type, Iterable[Any], Hashable] | None:
     """``(type, children, aux)`` for a container, None for a leaf."""
     cls = type(x)
+    if cls in _LEAF_TYPES:
+        return None
     node = _REGISTRY.get(cls)
     if node is not None:
         children, aux = node.flatten(x)
@@ -75,6 +79,7 @@ def _children(x: Any) -> tuple[type, Iterable[Any], Hashable] | None:
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         names = tuple(f.name for f in dataclasses.fields(x) if f.init)
         return cls, [getattr(x, name) for name in names], names
+    _LEAF_TYPES.add(cls)
     return None
 
 
@@ -132,7 +137,7 @@ class PyTreeDef:
         return f"{self.node.__name__}({inner})"
 
 
-_LEAF = PyTreeDef(None, None, ())
+LEAF = PyTreeDef(None, None, ())  # the structure of a lone leaf
 
 
 def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None
@@ -147,7 +152,7 @@ def _flatten(x: Any, leaves: list, is_leaf) -> PyTreeDef:
     found = None if (is_leaf is not None and is_leaf(x)) else _children(x)
     if found is None:
         leaves.append(x)
-        return _LEAF
+        return LEAF
     cls, children, aux = found
     return PyTreeDef(cls, aux, tuple(_flatten(c, leaves, is_leaf) for c in children))
 

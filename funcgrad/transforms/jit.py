@@ -39,7 +39,7 @@ from funcgrad.errors import NaNError, check_nans, user_location
 from funcgrad.ir import IR, AbstractArray, Literal, abstractify
 from funcgrad.primitives.call import jit_call
 from funcgrad.trace import Tracer, current_builder, trace_to_ir
-from funcgrad.tree import PyTreeDef, tree_flatten, tree_unflatten
+from funcgrad.tree import LEAF, PyTreeDef, tree_flatten, tree_unflatten
 
 ABSTRACT_REASON = ("inside fg.jit, which compiles one program for every value of an argument "
                    "with the same shape and dtype")
@@ -101,6 +101,14 @@ class _Entry:
     in_avals: list[AbstractArray]
     out_tree: PyTreeDef
     ir: IR
+    name: str
+
+    def run(self, leaves) -> Any:
+        inputs = [_as_input(x, a) for x, a in zip(leaves, self.in_avals)]
+        outs = self.executable(*inputs)
+        if config.debug_nans:
+            _check_nans(self.ir, inputs, outs, self.name)
+        return outs[0] if self.out_tree is LEAF else tree_unflatten(self.out_tree, outs)
 
 
 class Jitted:
@@ -115,6 +123,8 @@ class Jitted:
         self.static_argnames = tuple(static_argnames)
         self.cache_size = cache_size
         self._cache: OrderedDict[Hashable, _Entry] = OrderedDict()
+        # Calls with positional arrays only, by their shapes and dtypes: no flattening.
+        self._by_arrays: dict[tuple, tuple[Hashable, _Entry]] = {}
         self._lock = threading.Lock()
         self._compile_lock = threading.Lock()
         self._stats = {"hits": 0, "misses": 0, "traces": 0}
@@ -128,6 +138,16 @@ class Jitted:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if config.jit_disabled:
             return self.fun(*args, **kwargs)
+        arrays_only = not kwargs and all(type(a) is np.ndarray for a in args)
+        if arrays_only and current_builder() is None:
+            found = self._by_arrays.get(tuple([(a.shape, a.dtype) for a in args]))
+            if found is not None:
+                key, entry = found
+                with self._lock:
+                    self._stats["hits"] += 1
+                    if key in self._cache:
+                        self._cache.move_to_end(key)
+                return entry.run(args)
         static, dynamic = self._split(args, kwargs)
         leaves, in_tree = tree_flatten(dynamic)
         if current_builder() is not None or any(isinstance(x, Tracer) for x in leaves):
@@ -136,14 +156,14 @@ class Jitted:
         entry = self._lookup(key)
         if entry is None:
             entry = self._compile(key, static, leaves, in_tree)
-        inputs = [_as_input(x, a) for x, a in zip(leaves, entry.in_avals)]
-        outs = entry.executable(*inputs)
-        if config.debug_nans:
-            _check_nans(entry.ir, inputs, outs, self.__name__)
-        return tree_unflatten(entry.out_tree, outs)
+        if arrays_only and not static:
+            self._by_arrays[tuple([(a.shape, a.dtype) for a in args])] = key, entry
+        return entry.run(leaves)
 
     def _split(self, args: tuple, kwargs: dict) -> tuple[tuple, tuple]:
         """(hashable static arguments, pytree of the dynamic ones)."""
+        if not (self.static_argnums or self.static_argnames):
+            return (), (args, kwargs)
         n = len(args)
         static_pos = set()
         for i in self.static_argnums:
@@ -214,13 +234,14 @@ class Jitted:
             if entry is not None:
                 return entry
             ir, _, out_tree = self._trace(static, leaves, in_tree)
-            entry = _Entry(compile_ir(ir, self.__name__), ir.in_avals, out_tree, ir)
+            entry = _Entry(compile_ir(ir, self.__name__), ir.in_avals, out_tree, ir, self.__name__)
             with self._lock:
                 self._stats["misses"] += 1
                 self._cache[key] = entry
                 limit = self.cache_size if self.cache_size is not None else config.jit_cache_size
                 while len(self._cache) > max(limit, 1):
                     self._cache.popitem(last=False)
+                    self._by_arrays.clear()  # it may hold the evicted version
             return entry
 
     def cache_info(self) -> dict[str, int]:
