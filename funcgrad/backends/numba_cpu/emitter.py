@@ -67,6 +67,11 @@ class Emitter:
         self.imports: set[str] = set()
         self.parallel = False  # whether the function being written uses prange
 
+    def name_as_printed(self, ir) -> None:
+        """Name every variable of ``ir`` as ``str(ir)`` does, so the source
+        reads like the printed IR."""
+        self.printer.format(ir)
+
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
         self.line_eqns.append(self.current)

@@ -14,15 +14,16 @@ Example (the source for ``sum(x * 2)`` over rows):
     >>> from funcgrad.backends.numba_cpu.emitter import Emitter
     >>> ir = optimize(fg.make_ir(lambda x: fnp.sum(x * 2, axis=1))(np.ones((2, 3), np.float32)))
     >>> em = Emitter()
+    >>> em.name_as_printed(ir)
     >>> lower_fused(em, ir.eqns[0])
     >>> print("\\n".join(em.lines))
-    d = np.empty((2,), np.float32)
+    b = np.empty((2,), np.float32)
     for i0 in range(2):
-        acc_d = np.float64(0.0)
+        acc_b = np.float64(0.0)
         for i1 in range(3):
-            c_s = np.float32(a[i0, i1] * np.float32(2.0))
-            acc_d = acc_d + c_s
-        d[i0] = np.float32(acc_d)
+            d_s = np.float32(a[i0, i1] * np.float32(2.0))
+            acc_b = acc_b + d_s
+        b[i0] = np.float32(acc_b)
 """
 
 from __future__ import annotations

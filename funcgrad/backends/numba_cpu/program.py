@@ -12,12 +12,12 @@ Example:
     >>> program = generate(optimize(fg.make_ir(lambda x: x * 2.0 + 1.0)(np.ones(3))), "f")
     >>> print(program.source.split("def ")[1].split("return")[0].rstrip())
     kernel(a):
-        # d:f64[3] = fused a
-        d = np.empty((3,), np.float64)
+        # b:f64[3] = fused a  (<doctest funcgrad.backends.numba_cpu.program[2]>:1)
+        b = np.empty((3,), np.float64)
         for i0 in range(3):
-            c_s = np.float64(a[i0] * np.float64(2.0))
-            d_s = np.float64(c_s + np.float64(1.0))
-            d[i0] = d_s
+            d_s = np.float64(a[i0] * np.float64(2.0))
+            b_s = np.float64(d_s + np.float64(1.0))
+            b[i0] = b_s
 """
 
 from __future__ import annotations
@@ -130,8 +130,7 @@ class Program:
 def generate(ir: IR, name: str) -> Program:
     """The program for an optimized ``ir`` (see ``funcgrad.transforms.passes``)."""
     em = Emitter()
-    for var in ir.inputs:
-        em.name(var)  # inputs are named first, as in the printed IR
+    em.name_as_printed(ir)
     runs: list[list[Eqn] | Eqn] = []
     for eqn in ir.eqns:
         if not has_lowering(eqn):
@@ -289,3 +288,7 @@ class Executable:
                 env.update(zip(step.outputs, outs))
                 last = outs
         return list(last)
+
+
+# The other rule modules register their rules on import (after emit_inline, which some use).
+from funcgrad.backends.numba_cpu import rules_control_flow, rules_indexing  # noqa: E402, F401
