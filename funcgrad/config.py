@@ -36,6 +36,9 @@ class Config:
       objects, so a second process starts warm (``FUNCGRAD_CACHE_DIR``, else
       ``$XDG_CACHE_HOME/funcgrad``, else ``~/.cache/funcgrad``).
     - ``disk_cache``: whether jit uses ``cache_dir`` at all.
+    - ``blas_threads``: threads of the BLAS that compiled code calls (1: an
+      OpenBLAS thread spins while waiting, which is ruinous on a busy machine;
+      raise it on an idle multi-core one).
     - ``jit_disabled``: true inside ``fg.disable_jit()`` (per thread: a block
       in one thread does not change another).
     """
@@ -45,6 +48,7 @@ class Config:
         self.jit_cache_size = 64
         self.cache_dir = _default_cache_dir()
         self.disk_cache = os.environ.get("FUNCGRAD_DISK_CACHE", "1") != "0"
+        self.blas_threads = int(os.environ.get("FUNCGRAD_BLAS_THREADS", "1"))
         self._local = threading.local()
         self._disabled_blocks = 0  # threads inside disable_jit, for a cheap check
 

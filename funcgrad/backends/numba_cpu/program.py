@@ -31,9 +31,11 @@ import numpy as np
 
 from funcgrad.backends import array_namespace
 from funcgrad.backends.numba_cpu import modules
+from funcgrad.backends.numba_cpu.blas import set_blas_threads
 from funcgrad.backends.numba_cpu.emitter import Emitter
 from funcgrad.backends.numba_cpu.loops import MATH_AVAILABLE, lower_fused
 from funcgrad.backends.numba_cpu.rules import CONDITIONS, RULES
+from funcgrad.config import config
 from funcgrad.errors import FuncgradError
 from funcgrad.ir import IR, Eqn, Literal, Var
 
@@ -82,6 +84,7 @@ class Program:
         """Compile every segment now, for the IR's input types (a corrupted
         disk-cache entry is dropped and compiled again)."""
         segments = [s for s in self.steps if isinstance(s, Segment)]
+        set_blas_threads(config.blas_threads)
         for attempt in range(2):
             module = modules.load(self.source, self.name, fresh=attempt > 0)
             try:
