@@ -268,13 +268,13 @@ class Jitted:
             >>> lowered = fg.jit(lambda x: x + 1).lower(np.ones(2))
             >>> print(lowered.ir)
             { lambda a:f64[2] .
-              c:f64[2] = fused a
+              b:f64[2] = fused a
                   ir=
-                  { lambda a:f64[2] .
-                    b:f64[2]~ = broadcast_in_dim[broadcast_dimensions=() shape=(2,)] 1.0:f64[]~
-                    c:f64[2] = add a b
-                    in (c) }
-              in (c) }
+                    { lambda a:f64[2] .
+                      c:f64[2]~ = broadcast_in_dim[broadcast_dimensions=() shape=(2,)] 1.0:f64[]~
+                      b:f64[2] = add a c
+                      in (b) }
+              in (b) }
             >>> lowered.compile()(np.ones(2))
             array([2., 2.])
         """

@@ -21,15 +21,15 @@ Example:
     >>> ir = fg.make_ir(lambda x: (x * 2.0 + x * 2.0).sum())(np.ones(3, np.float32))
     >>> print(optimize(ir))
     { lambda a:f32[3] .
-      f:f32[] = fused a
+      b:f32[] = fused a
           ir=
-          { lambda a:f32[3] .
-            b:f32[3]~ = broadcast_in_dim[broadcast_dimensions=() shape=(3,)] 2.0:f32[]~
-            c:f32[3] = mul a b
-            d:f32[3] = add c c
-            f:f32[] = reduce_sum[axes=(0,)] d
-            in (f) }
-      in (f) }
+            { lambda a:f32[3] .
+              c:f32[3]~ = broadcast_in_dim[broadcast_dimensions=() shape=(3,)] 2.0:f32[]~
+              d:f32[3] = mul a c
+              e:f32[3] = add d d
+              b:f32[] = reduce_sum[axes=(0,)] e
+              in (b) }
+      in (b) }
 """
 
 from __future__ import annotations
