@@ -9,32 +9,13 @@ Each figure is the median of several runs, all measured in this one run.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
+from timing import have, median_seconds
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-
-
-def median_seconds(fn: Callable, repeat: int, number: int = 1) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return statistics.median(times)
-
-
-def have(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
 
 # ---------------------------------------------------------------- 1. a small function
 

@@ -13,31 +13,13 @@ one run; compilation is outside the timings (each function runs once first).
 
 from __future__ import annotations
 
-import importlib.util
-import statistics
-import time
-from collections.abc import Callable
-
 import numpy as np
+from timing import have, median_seconds
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
 
 HIDDEN, INPUT, STEPS, BATCH = 128, 32, 100, 16
-
-
-def median_seconds(fn: Callable, repeat: int) -> float:
-    fn()  # warm up (and compile)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def have(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
 
 
 def scan_loss(params, xs, h0):

@@ -11,12 +11,11 @@ all measured in this one run.  Run: python benchmarks/numba_math.py [exp tanh ..
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 
 import numba
 import numpy as np
+from timing import median_seconds
 
 from funcgrad.backends import numba_math as nm
 
@@ -43,13 +42,7 @@ NUMPY = {"exp": np.exp, "expm1": np.expm1, "log": np.log, "log1p": np.log1p, "ta
 
 
 def median_ms(fn, repeat: int = 15) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return 1e3 * median_seconds(fn, repeat)
 
 
 def loop(f, dtype, fused):

@@ -8,24 +8,11 @@ Each figure is the median of several runs, all measured in this one run.
 
 from __future__ import annotations
 
-import importlib.util
-import statistics
-import time
-
 import numpy as np
+from timing import have, median_seconds
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-
-
-def median_seconds(fn, repeat: int = 15) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -50,7 +37,7 @@ def main() -> None:
         "funcgrad loop of grad": lambda: np.stack([grad(w, xi, yi) for xi, yi in zip(x, y)]),
     }
     np.testing.assert_allclose(per_example(w, x, y), closed_form(), rtol=1e-4, atol=1e-6)
-    if importlib.util.find_spec("jax"):
+    if have("jax"):
         import jax
         import jax.numpy as jnp
 
@@ -58,7 +45,7 @@ def main() -> None:
                           in_axes=(None, 0, 0))
         jw, jx, jy = map(jnp.asarray, (w, x, y))
         runs["jax vmap(grad) (eager)"] = lambda: j_grad(jw, jx, jy).block_until_ready()
-    if importlib.util.find_spec("torch"):
+    if have("torch"):
         import torch
         from torch.func import grad as t_grad
         from torch.func import vmap as t_vmap
