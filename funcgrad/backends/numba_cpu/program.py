@@ -294,4 +294,4 @@ class Executable:
 
 
 # The other rule modules register their rules on import (after emit_inline, which some use).
-from funcgrad.backends.numba_cpu import rules_control_flow, rules_indexing  # noqa: E402, F401
+from funcgrad.backends.numba_cpu import rules_control_flow, rules_indexing, rules_linalg  # noqa: E402, F401
