@@ -45,6 +45,8 @@ def test_every_primitive_compiled_equals_eager(name):
     pairs = zip(got, want) if primitive.multiple_results else [(got, want)]
     for g, w in pairs:
         assert_jit_equals(g, w)
+    steps = f.lower(*operands).program.steps
+    assert len(steps) == 1 and isinstance(steps[0], Segment), "a host call: no lowering"
 
 
 CHAINS = {

@@ -434,3 +434,8 @@ custom_vjp_call.batch = _custom_vjp_call_batch
 custom_vjp_bwd.batch = _custom_vjp_bwd_batch
 checkpoint.batch = _checkpoint_batch
 checkpoint_linear.batch = _checkpoint_linear_batch
+
+
+# The linear maps above as funcgrad operations, so jit can trace them into its program.
+EXPANSIONS: dict[str, Callable[..., list[Any]]] = {
+    "checkpoint_linear": _tangent_map, "custom_vjp_bwd": _forward_map}

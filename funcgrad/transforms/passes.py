@@ -3,8 +3,8 @@
 Each pass takes an IR and returns a new one computing the same outputs:
 
 - ``inline_calls``: splice the bodies of nested jit calls (and of custom
-  derivative and checkpoint wrappers, whose rules jit no longer needs) into
-  the caller.
+  derivative and checkpoint wrappers, whose rules jit no longer needs, and
+  the linear maps they leave in a derivative) into the caller.
 - ``forward_identities``: drop equations that return their operand
   unchanged (``stop_gradient``, a reshape or convert to the same type).
 - ``fold_constants``: compute equations whose operands are all constants,
@@ -41,6 +41,7 @@ import numpy as np
 
 from funcgrad.ir import IR, Atom, Eqn, Literal, Var
 from funcgrad.primitives.call import fused
+from funcgrad.primitives.custom_derivatives import EXPANSIONS
 from funcgrad.primitives.elementwise import ELEMENTWISE
 
 Substitution = dict[Var, Atom]
@@ -82,8 +83,9 @@ def _inline_into(source: Sequence[Eqn], env: Substitution, out: list[Eqn], fresh
     for eqn in source:
         eqn = _with_inputs(eqn, env)
         key = _INLINED.get(eqn.primitive.name)
-        if key is not None:
-            body: IR = eqn.params[key]
+        expand = EXPANSIONS.get(eqn.primitive.name)
+        if key is not None or expand is not None:
+            body: IR = eqn.params[key] if key is not None else _expanded(eqn, expand)
             inner: Substitution = dict(zip(body.inputs, eqn.inputs))  # consts are trailing inputs
             _inline_into(body.eqns, inner, out, fresh=True)
             env.update(zip(eqn.outputs, (_subst(a, inner) for a in body.outputs)))
@@ -93,6 +95,16 @@ def _inline_into(source: Sequence[Eqn], env: Substitution, out: list[Eqn], fresh
             out.append(Eqn(eqn.primitive, eqn.inputs, outputs, eqn.params, eqn.source))
         else:
             out.append(eqn)
+
+
+def _expanded(eqn: Eqn, expand: Callable) -> IR:
+    """The IR of a primitive defined by a traceable map of its operands."""
+    from funcgrad.trace import trace_to_ir
+
+    body, captured = trace_to_ir(lambda *ops: expand(*ops, **eqn.params),
+                                 [a.aval for a in eqn.inputs])
+    assert not captured
+    return body
 
 
 # ---------------------------------------------------------------- simplification
