@@ -25,7 +25,10 @@ CNN = [nn.Conv(32, (3, 3), padding="SAME"), nn.Relu, nn.MaxPool((2, 2)),   # 8x8
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Train the CNN; ``argv`` defaults to the command line."""
-    args = parse_args(argv, __doc__.splitlines()[0], epochs=20, batch_size=64, learning_rate=1e-2)
+    # Eager by default: compiling this step (five convolutions and their gradients) takes
+    # about 50 s on two cores, longer than the whole training op by op; --jit compiles it.
+    args = parse_args(argv, __doc__.splitlines()[0], epochs=20, batch_size=64, learning_rate=1e-2,
+                      jit=False)
     x_train, y_train, x_test, y_test = load_data(args.seed)
     images = (x_train.reshape(-1, 8, 8, 1), y_train, x_test.reshape(-1, 8, 8, 1), y_test)
     return run("digits_cnn", CNN, images, args)

@@ -10,9 +10,9 @@ reloads it to check that it predicts the same.
 
 The training step is one pure function ``step(params, opt_state, x, y)``,
 compiled with ``fg.jit``: forward pass, gradients and the adam update run as
-one Numba function (``--eager`` runs it op by op instead).
+one Numba function (``--no-jit`` runs it op by op instead).
 
-Run: python examples/digits_mlp.py [--epochs 20] [--out DIR] [--eager]
+Run: python examples/digits_mlp.py [--epochs 20] [--out DIR] [--no-jit]
 (needs scikit-learn and matplotlib: pip install -e ".[examples]")
 """
 
@@ -148,7 +148,7 @@ def plot(history: dict[str, list[float]], path: str, title: str) -> None:
 
 
 def parse_args(argv: Sequence[str] | None, description: str, epochs: int, batch_size: int,
-               learning_rate: float) -> argparse.Namespace:
+               learning_rate: float, jit: bool = True) -> argparse.Namespace:
     """The command line shared by the digits examples, with their defaults."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--epochs", type=int, default=epochs)
@@ -156,7 +156,8 @@ def parse_args(argv: Sequence[str] | None, description: str, epochs: int, batch_
     parser.add_argument("--lr", type=float, default=learning_rate, help="adam's initial learning rate")
     parser.add_argument("--seed", type=int, default=0, help="seeds the split, the init, the shuffles")
     parser.add_argument("--out", default=".", help="the folder for the plot and the checkpoint")
-    parser.add_argument("--eager", action="store_true", help="run the step op by op, without jit")
+    parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=jit,
+                        help="compile the training step with fg.jit (--no-jit: op by op)")
     return parser.parse_args(argv)
 
 
@@ -168,7 +169,7 @@ def run(name: str, model: Sequence[Any], data: tuple, args: argparse.Namespace) 
     print(nn.summary(model, (args.batch_size, *x_train.shape[1:])))
     start = time.perf_counter()
     params, history = train(model, data, args.epochs, args.batch_size, args.lr, args.seed,
-                            jit=not args.eager)
+                            jit=args.jit)
     seconds = time.perf_counter() - start
     test_accuracy = history["test_accuracy"][-1]
     print(f"{args.epochs} epochs in {seconds:.1f} s: test accuracy {test_accuracy:.2%}")

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 import weakref
 from dataclasses import dataclass, field
@@ -38,6 +39,10 @@ from funcgrad.backends.numba_cpu.rules import CONDITIONS, RULES
 from funcgrad.config import config
 from funcgrad.errors import FuncgradError
 from funcgrad.ir import IR, Eqn, Literal, Var
+
+# Numba's compile time grows faster than linearly with a function's size (a program of
+# 400 loop nests took a minute as one function), so long programs become several functions.
+MAX_EQNS_PER_FUNCTION = int(os.environ.get("FUNCGRAD_MAX_EQNS_PER_FUNCTION", "24"))
 
 # No nnan/ninf (NaN and inf behave as in NumPy) and no reassoc (exact
 # range reductions in the math functions); FMA contraction is allowed.
@@ -138,7 +143,7 @@ def generate(ir: IR, name: str) -> Program:
     for eqn in ir.eqns:
         if not has_lowering(eqn):
             runs.append(eqn)
-        elif runs and isinstance(runs[-1], list):
+        elif runs and isinstance(runs[-1], list) and len(runs[-1]) < MAX_EQNS_PER_FUNCTION:
             runs[-1].append(eqn)
         else:
             runs.append([eqn])

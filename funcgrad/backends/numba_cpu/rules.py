@@ -1,4 +1,4 @@
-"""Lowering rules for the primitives that are not fused: source for each.
+r"""Lowering rules for the primitives that are not fused: source for each.
 
 A rule ``rule(em, eqn)`` writes statements that define the equation's
 outputs as C-contiguous arrays (the emitter's invariant).  Shapes and
@@ -11,9 +11,12 @@ Example:
     >>> from funcgrad.backends.numba_cpu.emitter import Emitter
     >>> ir = fg.make_ir(lambda x: x[1:3])(np.ones(4))
     >>> em = Emitter()
+    >>> em.name_as_printed(ir)
     >>> RULES["slice"](em, ir.eqns[0])
-    >>> em.lines
-    ['b = a[1:3:1].copy()']
+    >>> print("\n".join(em.lines))
+    b = np.empty((2,), np.float64)
+    for i0 in range(2):
+        b[i0] = a[1 + 1 * i0]
 """
 
 from __future__ import annotations
@@ -60,28 +63,58 @@ def _reshape(em, eqn):
     em.line(f"{_out(em, eqn)} = {x}.reshape({_tuple(map(str, eqn.params['new_sizes']))})")
 
 
+def copy_loops(em: Emitter, dst: str, dst_index, src: str, src_index, shape) -> None:
+    """Loops copying ``src[src_index(i)]`` to ``dst[dst_index(i)]`` over
+    ``shape``; the index functions map the loop indices to index source.
+    (Explicit loops: Numba compiles a slice assignment or copy for seconds.)"""
+    with ExitStack() as loops:
+        for d, size in enumerate(shape):
+            loops.enter_context(em.block(f"for i{d} in range({size}):"))
+        idx = [f"i{d}" for d in range(len(shape))]
+        em.line(f"{dst}[{', '.join(dst_index(idx)) or '()'}] = {src}[{', '.join(src_index(idx)) or '()'}]")
+
+
+def _empty(em: Emitter, aval) -> str:
+    return f"np.empty({aval.shape!r}, {dtype_expr(aval.dtype)})"
+
+
 @rule("slice")
 def _slice(em, eqn):
     (x,) = _ins(em, eqn)
     p = eqn.params
-    strides = p["strides"] or (1,) * len(p["start_indices"])
-    index = ", ".join(f"{s}:{e}:{k}" for s, e, k in zip(p["start_indices"], p["limit_indices"],
-                                                        strides))
-    em.line(f"{_out(em, eqn)} = {x}[{index or '()'}].copy()")
+    aval = eqn.outputs[0].aval
+    strides = p["strides"] or (1,) * aval.ndim
+    out = _out(em, eqn)
+    em.line(f"{out} = {_empty(em, aval)}")
+    copy_loops(em, out, lambda i: i, x,
+               lambda i: [f"{s} + {k} * {j}" for s, k, j in zip(p["start_indices"], strides, i)],
+               aval.shape)
 
 
 @rule("rev")
 def _rev(em, eqn):
     (x,) = _ins(em, eqn)
-    ndim = eqn.inputs[0].aval.ndim
-    index = ", ".join("::-1" if d in eqn.params["dimensions"] else ":" for d in range(ndim))
-    em.line(f"{_out(em, eqn)} = {x}[{index}].copy()" if ndim else f"{_out(em, eqn)} = {x}.copy()")
+    aval = eqn.outputs[0].aval
+    dims = eqn.params["dimensions"]
+    out = _out(em, eqn)
+    em.line(f"{out} = {_empty(em, aval)}")
+    copy_loops(em, out, lambda i: i, x,
+               lambda i: [f"{n - 1} - {j}" if d in dims else j
+                          for d, (n, j) in enumerate(zip(aval.shape, i))], aval.shape)
 
 
 @rule("concatenate")
 def _concatenate(em, eqn):
-    xs = _ins(em, eqn)
-    em.line(f"{_out(em, eqn)} = np.concatenate({_tuple(xs)}, axis={eqn.params['dimension']})")
+    aval = eqn.outputs[0].aval
+    axis = eqn.params["dimension"]
+    out = _out(em, eqn)
+    em.line(f"{out} = {_empty(em, aval)}")
+    offset = 0
+    for atom in eqn.inputs:
+        shifted = lambda i, offset=offset: [f"{offset} + {j}" if d == axis else j  # noqa: E731
+                                             for d, j in enumerate(i)]
+        copy_loops(em, out, shifted, em.name(atom), lambda i: i, atom.aval.shape)
+        offset += atom.aval.shape[axis]
 
 
 @rule("pad")
@@ -89,8 +122,14 @@ def _pad(em, eqn):
     x, value = eqn.inputs
     out = _out(em, eqn)
     aval = eqn.outputs[0].aval
-    em.line(f"{out} = np.full({aval.shape!r}, {em.scalar(value)}, {dtype_expr(aval.dtype)})")
-    out_index, in_index = [], []
+    em.line(f"{out} = {_empty(em, aval)}")
+    fill = em.fresh("fill")
+    em.line(f"{fill} = {em.scalar(value)}")
+    with ExitStack() as loops:
+        for d, size in enumerate(aval.shape):
+            loops.enter_context(em.block(f"for i{d} in range({size}):"))
+        em.line(f"{out}[{', '.join(f'i{d}' for d in range(aval.ndim)) or '()'}] = {fill}")
+    firsts, counts, starts, steps = [], [], [], []
     for size, out_size, (low, _, interior) in zip(x.aval.shape, aval.shape,
                                                    eqn.params["padding_config"]):
         step = interior + 1
@@ -99,12 +138,12 @@ def _pad(em, eqn):
         last = min(size - 1, (out_size - 1 - low) // step)
         if last < first:
             return  # nothing of x survives the cropping
-        out_index.append(f"{low + first * step}:{low + last * step + 1}:{step}")
-        in_index.append(f"{first}:{last + 1}")
-    if out_index:
-        em.line(f"{out}[{', '.join(out_index)}] = {em.name(x)}[{', '.join(in_index)}]")
-    else:
-        em.line(f"{out}[()] = {em.name(x)}[()]")
+        firsts.append(first)
+        counts.append(last - first + 1)
+        starts.append(low + first * step)
+        steps.append(step)
+    copy_loops(em, out, lambda i: [f"{s} + {k} * {j}" for s, k, j in zip(starts, steps, i)],
+               em.name(x), lambda i: [f"{f} + {j}" for f, j in zip(firsts, i)], counts)
 
 
 @rule("dot_general")
@@ -268,16 +307,17 @@ def _dynamic_slice(em, eqn):
     x, *starts = eqn.inputs
     sizes = eqn.params["slice_sizes"]
     names = _starts(em, starts, x.aval.shape, sizes)
-    index = ", ".join(f"{s}:{s} + {n}" for s, n in zip(names, sizes)) or "()"
-    em.line(f"{_out(em, eqn)} = {em.name(x)}[{index}].copy()")
+    out = _out(em, eqn)
+    em.line(f"{out} = {_empty(em, eqn.outputs[0].aval)}")
+    copy_loops(em, out, lambda i: i, em.name(x),
+               lambda i: [f"{s} + {j}" for s, j in zip(names, i)], sizes)
 
 
 @rule("dynamic_update_slice")
 def _dynamic_update_slice(em, eqn):
     x, update, *starts = eqn.inputs
-    sizes = update.aval.shape
-    names = _starts(em, starts, x.aval.shape, sizes)
+    names = _starts(em, starts, x.aval.shape, update.aval.shape)
     out = _out(em, eqn)
     em.line(f"{out} = {em.name(x)}.copy()")
-    index = ", ".join(f"{s}:{s} + {n}" for s, n in zip(names, sizes)) or "()"
-    em.line(f"{out}[{index}] = {em.name(update)}")
+    copy_loops(em, out, lambda i: [f"{s} + {j}" for s, j in zip(names, i)], em.name(update),
+               lambda i: i, update.aval.shape)
