@@ -27,6 +27,7 @@ from timing import have, median_seconds
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
+from funcgrad.backends.numba_cpu.blas import set_blas_threads
 
 
 def report(title: str, times: dict[str, float], unit: float = 1e-3, unit_name: str = "ms") -> None:
@@ -148,6 +149,9 @@ def mlp_step():
     exec(FUNCGRAD_STEP, space)
     step, params, x, y = (space[k] for k in ("step", "params", "x", "y"))
     times = {"funcgrad jit": median_seconds(lambda: step(params, x, y), 30)}
+    set_blas_threads(os.cpu_count())  # fg.config.blas_threads; 1 by default (see its docs)
+    times[f"  {os.cpu_count()} BLAS threads"] = median_seconds(lambda: step(params, x, y), 30)
+    set_blas_threads(fg.config.blas_threads)
     if have("jax"):
         jax_space: dict = {}
         exec(JAX_STEP, jax_space)
