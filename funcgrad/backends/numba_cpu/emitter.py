@@ -87,9 +87,9 @@ class Emitter:
 
     def fresh(self, stem: str) -> str:
         name, n = stem, 0
-        while name in self.taken:
+        while name in self.taken:  # "_n": never a loop index (i0, i1, ...) or an IR name
             n += 1
-            name = f"{stem}{n}"
+            name = f"{stem}_{n}"
         self.taken.add(name)
         return name
 

@@ -116,7 +116,7 @@ class Program:
         eqn = None
         path = modules.path_of(self.source)
         for match in re.finditer(r'File "([^"]+)", line (\d+)', text):
-            if match.group(1) == path:
+            if path and os.path.basename(match.group(1)) == os.path.basename(path):
                 eqn = self.line_eqns.get(int(match.group(2)), eqn)
         if eqn is None:  # no location (an unknown name, say): the first line naming it
             lines = self.source.splitlines()
