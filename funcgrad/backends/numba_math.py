@@ -113,30 +113,22 @@ def _from_bits_intrinsic(numba_float, llvm_float, int_type):
     return impl
 
 
-@intrinsic
-def _f32_bits(typingctx, x):
-    """The bits of a float32, as an int32."""
-    if x != types.float32:
-        return None
+def _bits_intrinsic(numba_float, int_type, width):
+    def impl(typingctx, x):
+        if x != numba_float:
+            return None
 
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(32))
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(args[0], ir.IntType(width))
 
-    return types.int32(x), codegen
+        return int_type(x), codegen
 
-
-@intrinsic
-def _f64_bits(typingctx, x):
-    """The bits of a float64, as an int64."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.int64(x), codegen
+    return impl
 
 
+# The bits of a float32 (float64), as an int32 (int64).
+_f32_bits = intrinsic(_bits_intrinsic(types.float32, types.int32, 32))
+_f64_bits = intrinsic(_bits_intrinsic(types.float64, types.int64, 64))
 # The float whose bits are the low 32 (64) bits of an integer.
 _f32_from_bits = intrinsic(_from_bits_intrinsic(types.float32, ir.FloatType(), types.int32))
 _f64_from_bits = intrinsic(_from_bits_intrinsic(types.float64, ir.DoubleType(), types.int64))

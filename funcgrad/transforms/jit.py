@@ -139,8 +139,9 @@ class Jitted:
         if config.jit_disabled:
             return self.fun(*args, **kwargs)
         arrays_only = not kwargs and all(type(a) is np.ndarray for a in args)
+        array_key = tuple([(a.shape, a.dtype) for a in args]) if arrays_only else None
         if arrays_only and current_builder() is None:
-            found = self._by_arrays.get(tuple([(a.shape, a.dtype) for a in args]))
+            found = self._by_arrays.get(array_key)
             if found is not None:
                 key, entry = found
                 with self._lock:
@@ -157,7 +158,7 @@ class Jitted:
         if entry is None:
             entry = self._compile(key, static, leaves, in_tree)
         if arrays_only and not static:
-            self._by_arrays[tuple([(a.shape, a.dtype) for a in args])] = key, entry
+            self._by_arrays[array_key] = key, entry
         return entry.run(leaves)
 
     def _split(self, args: tuple, kwargs: dict) -> tuple[tuple, tuple]:

@@ -43,6 +43,7 @@ from funcgrad.ir import IR, Atom, Eqn, Literal, Var
 from funcgrad.primitives.call import fused
 from funcgrad.primitives.custom_derivatives import EXPANSIONS
 from funcgrad.primitives.elementwise import ELEMENTWISE
+from funcgrad.primitives.reductions import REDUCTION_TABLE
 
 Substitution = dict[Var, Atom]
 
@@ -220,8 +221,7 @@ def eliminate_dead_code(ir: IR) -> IR:
 # ---------------------------------------------------------------- fusion
 
 ELEMENTWISE_LIKE = frozenset(ELEMENTWISE) | {"convert_element_type", "select"}
-REDUCTIONS = frozenset({"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
-                        "reduce_or"})
+REDUCTIONS = frozenset(row.name for row in REDUCTION_TABLE)
 
 
 def is_view(eqn: Eqn) -> bool:

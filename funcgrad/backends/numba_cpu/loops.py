@@ -32,6 +32,7 @@ from contextlib import ExitStack
 
 import numpy as np
 
+from funcgrad.backends import numba_math
 from funcgrad.backends.numba_cpu.emitter import Emitter, dtype_expr, typed_constant
 from funcgrad.backends.numba_cpu.scalar_ops import helpers_used, scalar_expression
 from funcgrad.ir import Atom, Eqn, Literal, Var
@@ -41,13 +42,10 @@ from funcgrad.transforms.passes import REDUCTIONS, is_view
 # only loops this big pay for both.
 PARALLEL_MIN_ELEMENTS = 1 << 22
 
-try:
-    from funcgrad.backends import numba_math
-    MATH_AVAILABLE = frozenset(n for n in dir(numba_math) if n.endswith(("_f32", "_f64")))
-except ImportError:  # pragma: no cover
-    MATH_AVAILABLE = frozenset()
+MATH_AVAILABLE = frozenset(numba_math.__all__)  # vectorizable exp_f32, log_f64, ...
 
-_COMBINE = {"reduce_sum": "{acc} + {v}", "reduce_prod": "{acc} * {v}",
+# How an accumulator takes in a value, per reduction (also the cumulative rules).
+COMBINE = {"reduce_sum": "{acc} + {v}", "reduce_prod": "{acc} * {v}",
             "reduce_max": "fmax({acc}, {v})", "reduce_min": "fmin({acc}, {v})",
             "reduce_and": "{acc} and {v}", "reduce_or": "{acc} or {v}"}
 _BOOL_COMBINE = {"reduce_max": "{acc} or {v}", "reduce_min": "{acc} and {v}"}
@@ -193,7 +191,7 @@ def _emit_body(em: Emitter, nest: _Nest, eqns: list[Eqn], accs: dict, scalar_acc
         out = eqn.outputs[0]
         if name in REDUCTIONS:
             dtype = eqn.inputs[0].aval.dtype
-            template = (_BOOL_COMBINE if dtype == np.bool_ else {}).get(name, _COMBINE[name])
+            template = (_BOOL_COMBINE if dtype == np.bool_ else {}).get(name, COMBINE[name])
             acc = accs[eqn] if scalar_acc else f"{accs[eqn]}[{_index(kept_index)}]"
             expr = template.format(acc=acc, v=args[0])
             em.use(*helpers_used(expr))

@@ -164,7 +164,8 @@ def generate(ir: IR, name: str) -> Program:
 
 def _segment(em: Emitter, run: list[Eqn], later: list, ir: IR, single: bool,
              function: str) -> Segment:
-    defined = [v for e in run for v in e.outputs]
+    ordered = [v for e in run for v in e.outputs]
+    defined = set(ordered)
     if single:
         inputs = list(ir.inputs)
     else:
@@ -181,7 +182,7 @@ def _segment(em: Emitter, run: list[Eqn], later: list, ir: IR, single: bool,
         inputs.extend(a for a in ir.outputs if isinstance(a, Var) and a not in defined
                       and a not in inputs)
     else:
-        outputs = [v for v in defined if v in read_later]
+        outputs = [v for v in ordered if v in read_later]
     segment = Segment(function, inputs, outputs, run)
     start = len(em.lines)
     em.depth = 1
@@ -201,7 +202,6 @@ def _segment(em: Emitter, run: list[Eqn], later: list, ir: IR, single: bool,
     em.line(f"return ({', '.join(returned)}{',' if len(returned) == 1 else ''})")
     segment.lines, segment.line_eqns = em.lines[start:], em.line_eqns[start:]
     del em.lines[start:], em.line_eqns[start:]
-    segment.outputs = [a for a in outputs if isinstance(a, Var) or is_last]
     return segment
 
 

@@ -27,6 +27,7 @@ from contextlib import ExitStack
 import numpy as np
 
 from funcgrad.backends.numba_cpu.emitter import Emitter, dtype_expr
+from funcgrad.backends.numba_cpu.loops import COMBINE
 from funcgrad.backends.numba_cpu.scalar_ops import helpers_used
 from funcgrad.ir import Eqn
 
@@ -200,23 +201,23 @@ def _batched(em: Emitter, x, batch, rows, cols, shape) -> str:
 
 def _transposed(em: Emitter, x, perm: list[int], shape) -> str:
     """A C-contiguous copy of ``x`` with its axes permuted, then reshaped.
-    (Explicit loops: ``np.transpose`` with axes takes seconds to compile in Numba.)"""
-    dims = [x.aval.shape[p] for p in perm]
+    (Loops: ``np.transpose`` with axes takes seconds to compile in Numba.)"""
     name = em.fresh(f"{em.name(x)}_t")
-    em.line(f"{name} = np.empty({tuple(dims)!r}, {dtype_expr(x.aval.dtype)})")
-    with ExitStack() as loops:
-        for d, size in enumerate(dims):
-            loops.enter_context(em.block(f"for i{d} in range({size}):"))
-        source = [""] * len(perm)
+    dims = tuple(x.aval.shape[p] for p in perm)
+    em.line(f"{name} = np.empty({dims!r}, {dtype_expr(x.aval.dtype)})")
+
+    def source(i):
+        index = [""] * len(perm)
         for d, p in enumerate(perm):
-            source[p] = f"i{d}"
-        target = ", ".join(f"i{d}" for d in range(len(dims))) or "()"
-        em.line(f"{name}[{target}] = {em.name(x)}[{', '.join(source) or '()'}]")
+            index[p] = i[d]
+        return index
+
+    copy_loops(em, name, lambda i: i, em.name(x), source, dims)
     return f"{name}.reshape({shape!r})"
 
 
-_CUMULATIVE = {"cumsum": "{acc} + {v}", "cumprod": "{acc} * {v}", "cummax": "fmax({acc}, {v})",
-               "cummin": "fmin({acc}, {v})"}
+_CUMULATIVE = {"cumsum": COMBINE["reduce_sum"], "cumprod": COMBINE["reduce_prod"],
+               "cummax": COMBINE["reduce_max"], "cummin": COMBINE["reduce_min"]}
 
 
 def _along_axis(em: Emitter, shape: tuple[int, ...], axis: int) -> tuple[str, ExitStack]:

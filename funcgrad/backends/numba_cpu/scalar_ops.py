@@ -30,8 +30,6 @@ OPERATORS = {
 }
 BOOL_OPERATORS = {"not": "not {0}", "add": "{0} or {1}", "mul": "{0} and {1}",
                   "max": "{0} or {1}", "min": "{0} and {1}"}
-# Vectorizable implementations in funcgrad.backends.numba_math, per dtype.
-MATH_FUNCTIONS = {"exp", "log", "tanh", "logistic", "sin", "cos", "expm1", "log1p"}
 RUNTIME_HELPERS = {"fmax", "fmin"}
 
 
